@@ -192,7 +192,9 @@ func TestRejectsKnownBad(t *testing.T) {
 				nc.Spec.Kubelet.ImageGCLowThresholdPercent = ptr[int32](80)
 			}},
 		{name: "unknown eviction signal", field: "spec.kubelet.evictionHard[memory.free]",
-			nodeClass: func(nc *karpenter.EC2NodeClass) { nc.Spec.Kubelet.EvictionHard = map[string]string{"memory.free": "5%"} }},
+			nodeClass: func(nc *karpenter.EC2NodeClass) {
+				nc.Spec.Kubelet.EvictionHard = map[string]string{"memory.free": "5%"}
+			}},
 		{name: "windows2025 is not known to v1.0.8", field: "spec", only: "v1.0.8",
 			nodeClass: func(nc *karpenter.EC2NodeClass) { nc.Spec.AMISelectorTerms[0].Alias = "windows2025@latest" }},
 	}
