@@ -1,0 +1,248 @@
+package provision
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/karpshift/karpshift/inventory/snapshot"
+)
+
+// scheduler is the scheduling core shared by Simulate and Loop: Karpenter's
+// Scheduler.Solve over pod groups.
+type scheduler struct {
+	opts      *Options
+	rx        *resIndex
+	templates []*template // launchable NodePools, in weight order
+	all       []*template // every NodePool, in weight order (for reasons)
+	nodes     []*simNode  // candidates: existing nodes by name, then NodeClaims in launch order
+	newNodes  []*simNode
+	topo      *topology
+	groups    []*podGroup
+
+	placements      []placement
+	zoneCount       map[string]int
+	strictMinValues bool
+	tolerablePNS    bool // some NodePool has a PreferNoSchedule taint
+	respectPrefs    bool
+
+	countsBuf []int64
+	deadBuf   []bool
+}
+
+type placement struct {
+	pod  *snapshot.Pod
+	node *simNode
+}
+
+func nodeName(pool string, seq int) string { return fmt.Sprintf("%s-%04d", pool, seq) }
+
+// bindTopology resolves the topology groups of g for its current (possibly relaxed)
+// constraints.
+func (s *scheduler) bindTopology(g *podGroup) {
+	owned, inverse := g.topologySpecs()
+	g.owned = g.owned[:0:0]
+	g.single = false
+	for _, spec := range owned {
+		t := s.topo.group(spec, false)
+		g.owned = append(g.owned, t)
+		if t.selectsGroup(g) {
+			g.single = true
+		}
+	}
+	g.ownedInverse = g.ownedInverse[:0:0]
+	for _, spec := range inverse {
+		g.ownedInverse = append(g.ownedInverse, s.topo.group(spec, true))
+	}
+}
+
+// bindCounters lists, once every group exists, the groups whose counts g's pods move
+// and the inverse anti-affinities that constrain g.
+func (s *scheduler) bindCounters(g *podGroup) {
+	g.counters, g.inverseApplies = nil, nil
+	for _, t := range s.topo.order {
+		if !t.selectsGroup(g) {
+			continue
+		}
+		if t.inverse {
+			g.inverseApplies = append(g.inverseApplies, t)
+			continue
+		}
+		g.counters = append(g.counters, t)
+	}
+}
+
+// solve schedules every group: a pass over the queue, more passes while they make
+// progress, and new rounds while launched nodes free NodePool limits.
+func (s *scheduler) solve() {
+	queue := s.groups
+	for round := 0; round < 50 && len(queue) > 0; round++ {
+		failed := s.pass(queue)
+		if len(failed) == 0 || !s.settleLimits() {
+			queue = failed
+			break
+		}
+		// A new scheduling round starts from the pods' own constraints.
+		for _, g := range failed {
+			g.reset(g.pods[0], s.respectPrefs)
+			s.bindTopology(g)
+		}
+		queue = failed
+	}
+	for _, n := range s.newNodes {
+		s.finalize(n)
+	}
+	for _, g := range queue {
+		if g.remaining() > 0 {
+			g.failure = s.explain(g)
+		}
+	}
+}
+
+func (s *scheduler) pass(queue []*podGroup) []*podGroup {
+	var retry []*podGroup
+	for _, g := range queue {
+		if !s.scheduleRelaxing(g) {
+			retry = append(retry, g)
+		}
+	}
+	// Like Karpenter's queue, retry while something moves: a pod with affinity to a pod
+	// later in the batch schedules on the second pass.
+	for len(retry) > 0 {
+		progress := false
+		var next []*podGroup
+		for _, g := range retry {
+			before := g.placed
+			if !s.scheduleRelaxing(g) {
+				next = append(next, g)
+			}
+			if g.placed > before {
+				progress = true
+			}
+		}
+		retry = next
+		if !progress {
+			break
+		}
+	}
+	return retry
+}
+
+func (s *scheduler) scheduleRelaxing(g *podGroup) bool {
+	for {
+		s.schedule(g)
+		if g.remaining() == 0 {
+			return true
+		}
+		if !g.relax(s.tolerablePNS) {
+			return false
+		}
+		s.bindTopology(g)
+	}
+}
+
+// schedule places the remaining pods of g: first fit over the candidates (existing
+// nodes first, then NodeClaims in launch order), then new NodeClaims.
+func (s *scheduler) schedule(g *podGroup) {
+	dead := s.deadBuf[:0]
+	for range s.nodes {
+		dead = append(dead, false)
+	}
+	start := 0
+	for g.remaining() > 0 {
+		progressed := false
+		for i := start; i < len(s.nodes) && g.remaining() > 0; i++ {
+			if dead[i] {
+				continue
+			}
+			a := s.tryAdd(s.nodes[i], g, g.remaining())
+			if a.n == 0 {
+				if a.monotone() {
+					dead[i] = true
+					if i == start {
+						start++
+					}
+				}
+				continue
+			}
+			progressed = true
+			if g.single {
+				break
+			}
+		}
+		if g.remaining() == 0 {
+			break
+		}
+		if g.single && progressed {
+			continue
+		}
+		if !g.single {
+			// Placing a bulk group does not change its own constraints: what failed
+			// once fails again, so only new NodeClaims are left to try.
+			start = len(s.nodes)
+		}
+		if !s.launch(g) {
+			break
+		}
+		dead = append(dead, false)
+	}
+	s.deadBuf = dead
+}
+
+func (a *attempt) monotone() bool {
+	if a.stage != stageTopology {
+		return true
+	}
+	// Anti-affinity counts and hostname spreads only grow on a node; zone spreads and
+	// affinities can open up later.
+	return a.topo != nil && (a.topo.kind == topoAntiAffinity || (a.topo.kind == topoSpread && a.topo.key == corev1.LabelHostname))
+}
+
+// launch opens a NodeClaim from the first NodePool (by weight) that can take pods of g.
+func (s *scheduler) launch(g *podGroup) bool {
+	for _, t := range s.templates {
+		if t.limitsReached() {
+			continue
+		}
+		n := s.newNode(t)
+		a := s.check(n, g, g.remaining())
+		if a.n == 0 {
+			t.seq--
+			continue
+		}
+		s.commit(n, g, a)
+		n.charged = t.charge(n.options)
+		s.nodes = append(s.nodes, n)
+		s.newNodes = append(s.newNodes, n)
+		return true
+	}
+	return false
+}
+
+// settleLimits launches (finalizes) every open NodeClaim and gives back to each NodePool
+// the part of its limits the pessimistic charge over-counted. It reports whether a new
+// round could place more.
+func (s *scheduler) settleLimits() bool {
+	freed := false
+	for _, n := range s.newNodes {
+		if n.final != nil {
+			continue
+		}
+		s.finalize(n)
+		t := n.tmpl
+		if n.charged == nil {
+			continue
+		}
+		for r := range n.charged {
+			if d := n.charged[r] - n.final.capacity[r]; d > 0 {
+				t.remaining[r] += d
+				if t.limited != nil && t.limited[r] {
+					freed = true
+				}
+			}
+		}
+		n.charged = n.final.capacity.clone()
+		t.refreshLimits()
+	}
+	return freed
+}

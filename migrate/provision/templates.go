@@ -1,0 +1,463 @@
+package provision
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/karpshift/karpshift/inventory/snapshot"
+	"github.com/karpshift/karpshift/migrate/karpenter"
+)
+
+// option is one instance type a NodePool may launch, with what it offers under the
+// NodePool's EC2NodeClass.
+type option struct {
+	idx       int
+	name      string
+	it        snapshot.InstanceType
+	labels    map[string]string
+	zones     []string // where it is offered (the NodePool's zones)
+	spot, od  bool     // offered capacity types (within the NodePool's allowance)
+	spotPrice float64
+	odPrice   float64
+	capacity  resVec
+	alloc     resVec
+	daemon    resVec // DaemonSet overhead of the pool's daemons on this type
+	avail     resVec // alloc - daemon
+	exotic    bool   // GPU, accelerator or bare metal: launched only when nothing else fits
+	shape     nodeShape
+}
+
+// price is the cheapest price the option can launch at under reqs' capacity types.
+func (o *option) cheapest(allowSpot, allowOD bool) (float64, string, bool) {
+	switch {
+	case allowSpot && o.spot:
+		return o.spotPrice, karpenter.CapacityTypeSpot, true
+	case allowOD && o.od:
+		return o.odPrice, karpenter.CapacityTypeOnDemand, true
+	}
+	return 0, "", false
+}
+
+// values returns the option's values for a requirement key (for minValues).
+func (o *option) values(key string) []string {
+	switch key {
+	case corev1.LabelTopologyZone:
+		return o.zones
+	case karpenter.LabelCapacityType:
+		var out []string
+		if o.od {
+			out = append(out, karpenter.CapacityTypeOnDemand)
+		}
+		if o.spot {
+			out = append(out, karpenter.CapacityTypeSpot)
+		}
+		return out
+	}
+	if v, ok := o.labels[key]; ok {
+		return []string{v}
+	}
+	return nil
+}
+
+// compatible is Karpenter's instanceType.Requirements.Intersects(reqs) for the keys an
+// AWS instance type defines.
+func (o *option) compatible(rs requirements) bool {
+	for i := range rs {
+		r := &rs[i]
+		switch r.key {
+		case corev1.LabelTopologyZone:
+			if !anyHas(r, o.zones) {
+				return false
+			}
+			continue
+		case karpenter.LabelCapacityType:
+			if !(o.spot && r.has(karpenter.CapacityTypeSpot)) && !(o.od && r.has(karpenter.CapacityTypeOnDemand)) {
+				return false
+			}
+			continue
+		}
+		if v, ok := o.labels[r.key]; ok {
+			if !r.has(v) {
+				return false
+			}
+		} else if instanceLabelKey[r.key] && !isNegative(r.operator()) {
+			return false // the type has the key as DoesNotExist
+		}
+	}
+	return true
+}
+
+func anyHas(r *requirement, values []string) bool {
+	for _, v := range values {
+		if r.has(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// template is a NodePool ready for scheduling (Karpenter's NodeClaimTemplate).
+type template struct {
+	pool      *karpenter.NodePool
+	name      string
+	weight    int32
+	class     *karpenter.EC2NodeClass
+	reqs      requirements
+	labels    map[string]string
+	taints    []corev1.Taint
+	startup   []corev1.Taint
+	zones     []string
+	allowSpot bool
+	allowOD   bool
+	options   []*option // compatible types, cheapest first
+	empty     string    // why no type is left, when options is empty
+
+	limits    resVec
+	limited   []bool
+	nodeLimit int64 // -1: none
+	remaining resVec
+	nodesLeft int64
+	limitOK   []bool // per option: fits the remaining limits
+
+	compatCache map[string][]*option
+	tolerates   map[int]*corev1.Taint
+	seq         int
+}
+
+// sortTemplates orders NodePools like Karpenter: weight descending, then name
+// descending (nodepoolutils.OrderByWeight).
+func sortTemplates(ts []*template) {
+	slices.SortStableFunc(ts, func(a, b *template) int {
+		return cmp.Or(cmp.Compare(b.weight, a.weight), cmp.Compare(b.name, a.name))
+	})
+}
+
+func (t *template) untolerated(g *podGroup) *corev1.Taint {
+	if v, ok := t.tolerates[g.id]; ok {
+		return v
+	}
+	v := untolerated(t.taints, g.tolerations)
+	t.tolerates[g.id] = v
+	return v
+}
+
+// compatibleOptions returns the options compatible with rs, cached by rs.
+func (t *template) compatibleOptions(rs requirements) []*option {
+	var b strings.Builder
+	for i := range rs {
+		if k := rs[i].key; k == corev1.LabelTopologyZone || k == karpenter.LabelCapacityType || instanceLabelKey[k] || wellKnownLabels[k] {
+			rs[i : i+1].signature(&b)
+		}
+	}
+	sig := b.String()
+	if opts, ok := t.compatCache[sig]; ok {
+		return opts
+	}
+	var out []*option
+	for _, o := range t.options {
+		if o.compatible(rs) {
+			out = append(out, o)
+		}
+	}
+	t.compatCache[sig] = out
+	return out
+}
+
+// refreshLimits recomputes which options still fit the NodePool's limits.
+func (t *template) refreshLimits() {
+	if t.limits == nil {
+		return
+	}
+	t.limitOK = make([]bool, len(t.options))
+	for i, o := range t.options {
+		ok := true
+		for r := range t.limited {
+			if t.limited[r] && o.capacity[r] > t.remaining[r] {
+				ok = false
+				break
+			}
+		}
+		t.limitOK[i] = ok
+	}
+}
+
+// charge subtracts what a new node may consume from the limits: the largest capacity
+// among its remaining options, as Karpenter's subtractMax does.
+func (t *template) charge(opts []*option) resVec {
+	if t.limits == nil && t.nodeLimit < 0 {
+		return nil
+	}
+	c := make(resVec, len(t.remaining))
+	for _, o := range opts {
+		for r := range c {
+			c[r] = max(c[r], o.capacity[r])
+		}
+	}
+	t.remaining.sub(c)
+	t.nodesLeft--
+	t.refreshLimits()
+	return c
+}
+
+func (t *template) limitsReached() bool {
+	return t.nodeLimit >= 0 && t.nodesLeft <= 0
+}
+
+func (t *template) limitString(rx *resIndex) string {
+	var parts []string
+	for r, on := range t.limited {
+		if on {
+			q := rx.quantity(r, t.limits[r])
+			parts = append(parts, fmt.Sprintf("%s %s", rx.names[r], q.String()))
+		}
+	}
+	if t.nodeLimit >= 0 {
+		parts = append(parts, fmt.Sprintf("nodes %d", t.nodeLimit))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// buildTemplate turns a NodePool into a template. Zones come from the EC2NodeClass's
+// subnets; instance types from the catalog, filtered by every requirement, by the
+// daemons' overhead and by minValues.
+func (b *builder) buildTemplate(np *karpenter.NodePool) *template {
+	t := &template{
+		pool: np, name: np.Metadata.Name, nodeLimit: -1,
+		compatCache: map[string][]*option{}, tolerates: map[int]*corev1.Taint{},
+	}
+	if np.Spec.Weight != nil {
+		t.weight = *np.Spec.Weight
+	}
+	t.class = b.classes[np.Spec.Template.Spec.NodeClassRef.Name]
+	if t.class == nil {
+		b.note("EC2NodeClass %q of NodePool %s is not in the plan: AL2023 defaults and all known subnets assumed", np.Spec.Template.Spec.NodeClassRef.Name, t.name)
+	}
+	t.labels = map[string]string{}
+	if m := np.Spec.Template.Metadata; m != nil {
+		for k, v := range m.Labels {
+			t.labels[k] = v
+		}
+	}
+	t.taints = coreTaints(np.Spec.Template.Spec.Taints)
+	t.startup = coreTaints(np.Spec.Template.Spec.StartupTaints)
+
+	var rs requirements
+	for _, r := range np.Spec.Template.Spec.Requirements {
+		mv := 0
+		if r.MinValues != nil {
+			mv = *r.MinValues
+		}
+		rs = rs.with(newRequirement(r.Key, r.Operator, r.Values, mv))
+	}
+	rs = rs.merge(labelRequirements(t.labels))
+	rs = rs.with(reqIn(karpenter.LabelNodePool, t.name))
+	rs = rs.with(reqIn(labelNodeClass, np.Spec.Template.Spec.NodeClassRef.Name))
+	if b.region != "" {
+		rs = rs.with(reqIn(corev1.LabelTopologyRegion, b.region))
+	}
+
+	zoneReq := rs.getOrExists(corev1.LabelTopologyZone)
+	for _, z := range b.classZones(t.class) {
+		if zoneReq.has(z) {
+			t.zones = append(t.zones, z)
+		}
+	}
+	rs = rs.with(reqIn(corev1.LabelTopologyZone, t.zones...))
+	ct := rs.getOrExists(karpenter.LabelCapacityType)
+	t.allowSpot, t.allowOD = ct.has(karpenter.CapacityTypeSpot), ct.has(karpenter.CapacityTypeOnDemand)
+	var cts []string
+	if t.allowOD {
+		cts = append(cts, karpenter.CapacityTypeOnDemand)
+	}
+	if t.allowSpot {
+		cts = append(cts, karpenter.CapacityTypeSpot)
+	}
+	if ct.minValues > 0 {
+		rs = rs.with(requirement{key: karpenter.LabelCapacityType, values: cts, minValues: ct.minValues})
+	} else {
+		rs = rs.with(reqIn(karpenter.LabelCapacityType, cts...))
+	}
+	t.reqs = rs
+
+	b.limitsOf(t, np.Spec.Limits)
+
+	switch {
+	case len(t.zones) == 0:
+		t.empty = "its EC2NodeClass subnets offer no zone its requirements allow"
+		return t
+	case !t.allowSpot && !t.allowOD:
+		t.empty = "its requirements allow neither spot nor on-demand capacity"
+		return t
+	}
+	for _, it := range b.types {
+		o := b.newOption(t, it)
+		if o == nil || !o.compatible(t.reqs) {
+			continue
+		}
+		if !fits(make(resVec, len(o.daemon)), o.daemon, o.alloc) {
+			continue // the daemons alone do not fit
+		}
+		t.options = append(t.options, o)
+	}
+	slices.SortStableFunc(t.options, func(a, b *option) int {
+		pa, _, _ := a.cheapest(t.allowSpot, t.allowOD)
+		pb, _, _ := b.cheapest(t.allowSpot, t.allowOD)
+		return cmp.Or(cmp.Compare(pa, pb), cmp.Compare(a.name, b.name))
+	})
+	for i, o := range t.options {
+		o.idx = i
+	}
+	if len(t.options) == 0 {
+		t.empty = "no instance type of the catalog meets its requirements"
+	} else if key, ok := unmetMinValues(t.options, t.reqs); !ok {
+		t.empty = fmt.Sprintf("its instance types cannot meet minValues for %s", key)
+		t.options = nil
+	}
+	t.refreshLimits()
+	return t
+}
+
+func (b *builder) limitsOf(t *template, limits map[corev1.ResourceName]string) {
+	if len(limits) == 0 {
+		return
+	}
+	names := make([]corev1.ResourceName, 0, len(limits))
+	for n := range limits {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		q, err := resource.ParseQuantity(limits[n])
+		if err != nil {
+			b.note("NodePool %s: limit %s=%q is not a quantity; ignored", t.name, n, limits[n])
+			continue
+		}
+		if n == "nodes" {
+			t.nodeLimit = q.Value()
+			t.nodesLeft = t.nodeLimit
+			continue
+		}
+		i, ok := b.rx.pos[n]
+		if !ok {
+			continue
+		}
+		if t.limits == nil {
+			t.limits = make(resVec, b.rx.len())
+			t.limited = make([]bool, b.rx.len())
+		}
+		t.limits[i] = quantityValue(i, q)
+		t.limited[i] = true
+	}
+	if t.limits != nil {
+		t.remaining = t.limits.clone()
+	} else if t.nodeLimit >= 0 {
+		t.remaining = make(resVec, b.rx.len())
+	}
+}
+
+func (b *builder) newOption(t *template, it snapshot.InstanceType) *option {
+	o := &option{name: it.Name, it: it, zones: t.zones, odPrice: it.OnDemandPrice, spotPrice: it.SpotPrice}
+	o.labels = map[string]string{}
+	for k, v := range b.opts.labels(it) {
+		o.labels[k] = v
+	}
+	if amiFamily(t.class) == familyWindows {
+		o.labels[corev1.LabelOSStable] = "windows"
+	}
+	if b.region != "" {
+		o.labels[corev1.LabelTopologyRegion] = b.region
+	}
+	o.od = t.allowOD && offersUsage(it, "on-demand", true)
+	o.spot = t.allowSpot && (it.SpotPrice > 0 || offersUsage(it, "spot", false))
+	if !o.od && !o.spot {
+		return nil
+	}
+	if o.spot && o.spotPrice == 0 {
+		o.spotPrice = it.OnDemandPrice // unknown spot price: rank it like on-demand
+	}
+	o.shape = shapeOf(it, t.class, b.opts)
+	o.capacity = b.rx.vec(o.shape.capacity)
+	o.alloc = b.rx.vec(o.shape.allocatable)
+	o.daemon = b.daemonOverhead(t, o)
+	o.avail = o.alloc.clone()
+	o.avail.sub(o.daemon)
+	o.exotic = it.GPUCount > 0 || it.AcceleratorCount > 0 || it.BareMetal || strings.Contains(it.Name, "metal")
+	return o
+}
+
+// offersUsage reads SupportedUsageClasses; when the catalog does not say, on-demand is
+// assumed offered and spot is not (unless the type has a spot price).
+func offersUsage(it snapshot.InstanceType, class string, unknown bool) bool {
+	if len(it.SupportedUsageClasses) == 0 {
+		return unknown
+	}
+	return slices.Contains(it.SupportedUsageClasses, class)
+}
+
+// unmetMinValues reports the first key whose minValues the options cannot meet.
+func unmetMinValues(opts []*option, rs requirements) (string, bool) {
+	for i := range rs {
+		r := &rs[i]
+		if r.minValues <= 0 {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, o := range opts {
+			for _, v := range o.values(r.key) {
+				if r.has(v) {
+					seen[v] = true
+				}
+			}
+			if len(seen) >= r.minValues {
+				break
+			}
+		}
+		if len(seen) < r.minValues {
+			return fmt.Sprintf("%s (minValues %d, %d available)", r.key, r.minValues, len(seen)), false
+		}
+	}
+	return "", true
+}
+
+// daemonOverhead sums the requests of the DaemonSets that would run on a node of t
+// with type o (Karpenter isDaemonPodCompatible: taints, then the NodePool's and the
+// instance type's requirements, trying each required node-affinity term).
+func (b *builder) daemonOverhead(t *template, o *option) resVec {
+	sum := make(resVec, b.rx.len())
+	for _, ds := range b.daemons {
+		tol := append(slices.Clone(ds.Tolerations), corev1.Toleration{Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectPreferNoSchedule})
+		if untolerated(t.taints, tol) != nil {
+			continue
+		}
+		if !daemonFits(ds, t.reqs, o) {
+			continue
+		}
+		sum.add(b.daemonReq[ds.Namespace+"/"+ds.Name])
+	}
+	return sum
+}
+
+func daemonFits(ds *snapshot.DaemonSet, rs requirements, o *option) bool {
+	sel := labelRequirements(ds.NodeSelector)
+	var terms []corev1.NodeSelectorTerm
+	if a := ds.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		terms = a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	}
+	try := func(r requirements) bool {
+		return rs.compatible(r, true) == nil && o.compatible(r)
+	}
+	if len(terms) == 0 {
+		return try(sel)
+	}
+	for _, term := range terms {
+		if try(sel.merge(nodeSelectorRequirements(term.MatchExpressions))) {
+			return true
+		}
+	}
+	return false
+}
