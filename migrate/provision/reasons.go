@@ -194,7 +194,9 @@ func (s *scheduler) excess(req, maxAvail resVec, opts []*option) (string, string
 			}
 		}
 		hint := ""
-		if largest != "" {
+		if maxAvail[i] <= 0 {
+			hint = fmt.Sprintf(" (none offers %s)", s.rx.names[i])
+		} else if largest != "" {
 			hint = fmt.Sprintf(" (%s leaves %s %s after DaemonSets)", largest, room.String(), s.rx.names[i])
 		}
 		return fmt.Sprintf("%s %s exceed", q.String(), s.rx.names[i]), hint

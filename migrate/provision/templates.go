@@ -138,11 +138,15 @@ func sortTemplates(ts []*template) {
 }
 
 func (t *template) untolerated(g *podGroup) *corev1.Taint {
-	if v, ok := t.tolerates[g.id]; ok {
+	key := g.id * 2 // relaxation may add a PreferNoSchedule toleration
+	if g.toleratePNS {
+		key++
+	}
+	if v, ok := t.tolerates[key]; ok {
 		return v
 	}
 	v := untolerated(t.taints, g.tolerations)
-	t.tolerates[g.id] = v
+	t.tolerates[key] = v
 	return v
 }
 
