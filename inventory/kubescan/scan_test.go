@@ -381,3 +381,43 @@ func BenchmarkScanPods(b *testing.B) {
 		}
 	}
 }
+
+func TestScanAWSAuthMalformed(t *testing.T) {
+	objs := fixtureObjects()
+	for _, o := range objs {
+		if cm, ok := o.(*corev1.ConfigMap); ok && cm.Name == "aws-auth" {
+			cm.Data["mapRoles"] = "rolearn: [unclosed"
+		}
+	}
+	res := scanFixture(t, fake.NewClientset(objs...), Options{})
+	if res.AWSAuth == nil || len(res.AWSAuth.MapRoles) != 0 {
+		t.Errorf("aws-auth = %+v, want present with no roles", res.AWSAuth)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "aws-auth: mapRoles is not a YAML list") {
+		t.Errorf("warnings = %q", res.Warnings)
+	}
+}
+
+func TestScanKarpenterServedVersions(t *testing.T) {
+	kube, dyn := newFixture()
+	kube.Resources = append(kube.Resources, &metav1.APIResourceList{
+		GroupVersion: KarpenterGroup + "/v1beta1",
+		APIResources: []metav1.APIResource{{Name: "nodepools", Kind: "NodePool"}},
+	})
+	res := scanFixture(t, kube, Options{Dynamic: dyn})
+	check(t, "crds", res.Karpenter.CRDs, []string{"ec2nodeclasses.karpenter.k8s.aws@v1", "nodeclaims.karpenter.sh@v1", "nodepools.karpenter.sh@v1,v1beta1"})
+	check(t, "nodepools listed through v1", res.Karpenter.NodePools, []string{"default", "gpu"})
+}
+
+func TestScanDiscoveryFails(t *testing.T) {
+	kube, _ := newFixture()
+	kube.PrependReactor("get", "group", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewServiceUnavailable("aggregated API down")
+	})
+	res := scanFixture(t, kube, Options{})
+	check(t, "controller still found", res.Karpenter.Installed, true)
+	check(t, "no CRDs", res.Karpenter.CRDs, []string(nil))
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "discovering API groups") {
+		t.Errorf("warnings = %q", res.Warnings)
+	}
+}
