@@ -185,7 +185,7 @@ func TestScan(t *testing.T) {
 		t.Errorf("karpenter host groups = %v", got)
 	}
 
-	if (s.Metadata.Source != "live" || s.Metadata.ToolVersion != "v0.1.0" || s.Metadata.CapturedAt != "2026-05-04T11:00:00Z") {
+	if s.Metadata.Source != "live" || s.Metadata.ToolVersion != "v0.1.0" || s.Metadata.CapturedAt != "2026-05-04T11:00:00Z" {
 		t.Errorf("metadata = %+v", s.Metadata)
 	}
 	if s.Cluster.Name != "demo" || s.Cluster.Region != "us-east-1" {
