@@ -270,7 +270,7 @@ func (d *deriver) nodeAccess() error {
 	}
 	if mode == AuthConfigMap {
 		d.note("aws-auth", NoteInfo, "the cluster authenticates with the aws-auth ConfigMap only, so node access is a mapRoles entry (a Kubernetes change, made by bootstrap --approve only when it can reach the cluster)",
-			"or switch the cluster to API_AND_CONFIG_MAP and re-run: aws eks update-cluster-config --name "+d.e.cluster+" --access-config authenticationMode=API_AND_CONFIG_MAP")
+			"to use access entries instead, switch the cluster to API_AND_CONFIG_MAP (aws eks update-cluster-config --name "+d.e.cluster+" --access-config authenticationMode=API_AND_CONFIG_MAP) and re-run")
 	}
 	return nil
 }
