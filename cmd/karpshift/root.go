@@ -30,18 +30,16 @@ func (o *globalOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.region, "region", "", "AWS region (default: the AWS SDK's configuration)")
 	f.StringVar(&o.profile, "profile", "", "AWS shared-config profile")
 	f.StringVar(&o.cluster, "cluster", "", "EKS cluster name")
-	f.CountVarP(&o.verbosity, "verbose", "v", "more log output on stderr (-v info, -vv debug)")
+	f.CountVarP(&o.verbosity, "verbose", "v", "more log output on stderr (-v debug)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 }
 
 // complete validates the global flags and builds the logger.
 func (o *globalOptions) complete() error {
-	level := slog.LevelWarn
-	switch {
-	case o.verbosity >= 2:
+	// Progress is logged at Info and shown by default; -v adds debug detail.
+	level := slog.LevelInfo
+	if o.verbosity >= 1 {
 		level = slog.LevelDebug
-	case o.verbosity == 1:
-		level = slog.LevelInfo
 	}
 	hopts := &slog.HandlerOptions{Level: level}
 	switch strings.ToLower(o.logFormat) {
@@ -78,6 +76,7 @@ Start with 'karpshift demo' (no cloud needed), then 'karpshift inventory'.`,
 	g.addFlags(cmd)
 	cmd.AddCommand(
 		newVersionCommand(g),
+		newInventoryCommand(g),
 	)
 	return cmd
 }
