@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -52,7 +51,6 @@ func (p *Prediction) Findings() []plan.Finding {
 		}
 		out = append(out, f)
 	}
-	slices.SortStableFunc(out, func(a, b plan.Finding) int { return cmp.Compare(a.Message, b.Message) })
 	return out
 }
 

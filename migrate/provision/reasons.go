@@ -96,7 +96,7 @@ func (s *scheduler) explain(g *podGroup) string {
 	case stageLimits:
 		parts := make([]string, len(at))
 		for i, v := range at {
-			parts[i] = fmt.Sprintf("%s: %s", v.t.name, v.t.limitString(s.rx))
+			parts[i] = fmt.Sprintf("%s: %s", v.t.name, v.t.limitString())
 		}
 		return "NodePool limits reached (" + strings.Join(parts, "; ") + ")"
 	}

@@ -212,16 +212,16 @@ func (t *template) limitsReached() bool {
 	return t.nodeLimit >= 0 && t.nodesLeft <= 0
 }
 
-func (t *template) limitString(rx *resIndex) string {
-	var parts []string
-	for r, on := range t.limited {
-		if on {
-			q := rx.quantity(r, t.limits[r])
-			parts = append(parts, fmt.Sprintf("%s %s", rx.names[r], q.String()))
-		}
+// limitString renders the NodePool's limits as written, e.g. "cpu 1000, nodes 20".
+func (t *template) limitString() string {
+	names := make([]string, 0, len(t.pool.Spec.Limits))
+	for n := range t.pool.Spec.Limits {
+		names = append(names, string(n))
 	}
-	if t.nodeLimit >= 0 {
-		parts = append(parts, fmt.Sprintf("nodes %d", t.nodeLimit))
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + " " + t.pool.Spec.Limits[corev1.ResourceName(n)]
 	}
 	return strings.Join(parts, ", ")
 }
