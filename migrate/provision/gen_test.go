@@ -109,7 +109,7 @@ func genWorld(pods, types int, seed uint64) *world {
 	for i, name := range []string{"aws-node", "kube-proxy", "ebs-csi-node", "fluent-bit", "node-exporter"} {
 		w.snap.DaemonSets = append(w.snap.DaemonSets, snapshot.DaemonSet{
 			Namespace: "kube-system", Name: name,
-			Requests: rl("cpu", fmt.Sprintf("%dm", 25*(i+1)), "memory", fmt.Sprintf("%dMi", 32*(i+1))),
+			Requests:    rl("cpu", fmt.Sprintf("%dm", 25*(i+1)), "memory", fmt.Sprintf("%dMi", 32*(i+1))),
 			Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
 		})
 	}
