@@ -18,7 +18,9 @@ const DefaultConcurrency = 8
 // Options says what to scan.
 type Options struct {
 	Cluster string
-	Region  string
+	// Region is recorded in the snapshot and named in messages; the clients must
+	// already be configured for it. Empty = taken from the cluster ARN.
+	Region string
 	// Cluster Autoscaler's scope, from its Deployment flags (both empty when CA was not found):
 	AutoDiscovery []string             // raw --node-group-auto-discovery values, e.g. "asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/prod"
 	NodesFlags    []snapshot.NodesFlag // --nodes=min:max:name
@@ -34,7 +36,10 @@ type Result struct {
 	Subnets         []snapshot.Subnet
 	InstanceTypes   []snapshot.InstanceType
 	FargateProfiles []snapshot.FargateProfile
-	Warnings        []string
+	// Warnings says what could not be read or looks wrong (denied calls, missing
+	// ASGs or launch templates, malformed CA tags), one sentence each, for
+	// snapshot.Meta.Warnings.
+	Warnings []string
 }
 
 // Scan reads the cluster's AWS resources, read-only (Describe/List calls only).
@@ -95,6 +100,9 @@ func (s *scanner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Cluster: cluster}
+	if cluster.Status != "" && cluster.Status != "ACTIVE" {
+		s.warnf("cluster %q is %s, not ACTIVE; what was read may be changing", cluster.Name, cluster.Status)
+	}
 
 	nodegroups, err := s.nodegroups(ctx)
 	if err != nil {

@@ -1,9 +1,11 @@
 package awsscan
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -234,6 +236,29 @@ func TestScanDeterministic(t *testing.T) {
 		if got := resultYAML(t, scanFake(t, w, Options{AutoDiscovery: prodDiscovery, Concurrency: 8})); string(got) != string(first) {
 			t.Fatalf("two scans differ:\n%s", lineDiff(string(first), string(got)))
 		}
+	}
+}
+
+func TestScanLogsProgress(t *testing.T) {
+	w := newFakeWorld()
+	var buf bytes.Buffer
+	scanFake(t, w, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	for _, want := range []string{"describing EKS cluster", "read managed node groups", "count=4", "read instance types"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+func TestScanWarnsAboutInactiveCluster(t *testing.T) {
+	w := newFakeWorld()
+	out, _ := w.eks.DescribeCluster(context.Background(), &eks.DescribeClusterInput{Name: aws.String("prod")})
+	c := *out.Cluster
+	c.Status = "UPDATING"
+	w.eks.PutCluster(c)
+	res := scanFake(t, w, Options{})
+	if !slices.Contains(res.Warnings, `cluster "prod" is UPDATING, not ACTIVE; what was read may be changing`) {
+		t.Errorf("warnings = %q", res.Warnings)
 	}
 }
 
