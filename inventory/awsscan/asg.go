@@ -2,6 +2,7 @@ package awsscan
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ const maxASGNames = 50
 // nodegroups and named by --nodes, those CA's auto-discovery specs select, and those
 // tagged for the cluster.
 func (s *scanner) autoScalingGroups(ctx context.Context, ngs []snapshot.Nodegroup, sc *scope) (map[string]snapshot.AutoScalingGroup, error) {
+	defer func() { sc.unread = s.asgUnread }()
 	found := map[string]snapshot.AutoScalingGroup{}
 	var names []string
 	for _, ng := range ngs {
@@ -53,12 +55,17 @@ func (s *scanner) describeASGs(ctx context.Context, in *autoscaling.DescribeAuto
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return s.optional("autoscaling:DescribeAutoScalingGroups", "describing Auto Scaling groups",
-				"Auto Scaling groups were not read (no self-managed groups, no CA tags)", err)
+			if err := s.optional("autoscaling:DescribeAutoScalingGroups", "describing Auto Scaling groups",
+				"Auto Scaling groups were not read (no self-managed groups, no CA tags)", err); err != nil {
+				return err
+			}
+			s.asgUnread = true
+			return nil
 		}
 		for _, g := range out.AutoScalingGroups {
 			a := convertASG(g)
 			into[a.Name] = a
+			s.noteUnmapped(g)
 		}
 	}
 	return nil
@@ -68,6 +75,16 @@ func (s *scanner) describeASGs(ctx context.Context, in *autoscaling.DescribeAuto
 // self-managed group per other ASG, and fills what Cluster Autoscaler knows of each.
 func (s *scanner) buildGroups(ngs []snapshot.Nodegroup, asgs map[string]snapshot.AutoScalingGroup, sc *scope) []snapshot.Group {
 	var groups []snapshot.Group
+	defer func() {
+		for _, g := range groups {
+			if g.ASG == nil {
+				continue
+			}
+			for _, n := range s.asgNotes[g.ASG.Name] {
+				s.warnf("Auto Scaling group %q has %s, which the snapshot does not record and Karpenter cannot carry over", g.ASG.Name, n)
+			}
+		}
+	}()
 	managedASG := map[string]bool{}
 	taken := map[string]bool{}
 	for _, ng := range ngs {
@@ -90,7 +107,9 @@ func (s *scanner) buildGroups(ngs []snapshot.Nodegroup, asgs map[string]snapshot
 				sc.evaluate(a.Name, tagMap(a.Tags), &g.Autoscaler)
 				templateHints(a.Name, a.Tags, &g.Autoscaler, s.warnf)
 			} else {
-				s.warnf("Auto Scaling group %q behind nodegroup %q was not found", names[0], ng.Name)
+				if !s.asgUnread {
+					s.warnf("Auto Scaling group %q behind nodegroup %q was not found", names[0], ng.Name)
+				}
 				sc.evaluate(names[0], nil, &g.Autoscaler)
 			}
 		}
@@ -103,8 +122,11 @@ func (s *scanner) buildGroups(ngs []snapshot.Nodegroup, asgs map[string]snapshot
 		a := asgs[name]
 		tags := tagMap(a.Tags)
 		if ng, ok := tags[tagEKSNodegroup]; ok {
-			s.warnf("Auto Scaling group %q belongs to managed node group %q of cluster %q, which is not a nodegroup of this cluster; it is skipped",
-				name, ng, tags[tagEKSCluster])
+			if c := tags[tagEKSCluster]; c != s.opts.Cluster {
+				s.warnf("Auto Scaling group %q belongs to managed node group %q of cluster %q, which is not a nodegroup of this cluster; it is skipped", name, ng, c)
+			} else {
+				s.warnf("Auto Scaling group %q belongs to managed node group %q, which was not read; it is skipped", name, ng)
+			}
 			continue
 		}
 		g := snapshot.Group{Name: name, Kind: snapshot.KindSelfManaged, ASG: &a}
@@ -124,11 +146,39 @@ func (s *scanner) buildGroups(ngs []snapshot.Nodegroup, asgs map[string]snapshot
 		groups = append(groups, g)
 	}
 	for _, name := range slices.Sorted(maps.Keys(sc.nodes)) {
-		if _, ok := asgs[name]; !ok {
+		if _, ok := asgs[name]; !ok && !s.asgUnread {
 			s.warnf("Cluster Autoscaler's --nodes names Auto Scaling group %q, which was not found", name)
 		}
 	}
 	return groups
+}
+
+// noteUnmapped remembers ASG settings the snapshot has no field for and Karpenter no
+// equivalent of; buildGroups turns them into warnings for the groups it keeps.
+func (s *scanner) noteUnmapped(g asgtypes.AutoScalingGroup) {
+	var notes []string
+	if g.WarmPoolConfiguration != nil {
+		notes = append(notes, "a warm pool")
+	}
+	if g.CapacityReservationSpecification != nil && g.CapacityReservationSpecification.CapacityReservationPreference != "" {
+		notes = append(notes, fmt.Sprintf("capacity reservation preference %s", g.CapacityReservationSpecification.CapacityReservationPreference))
+	}
+	if m := g.MixedInstancesPolicy; m != nil && m.LaunchTemplate != nil {
+		for i, o := range m.LaunchTemplate.Overrides {
+			if o.ImageId != nil {
+				notes = append(notes, fmt.Sprintf("an AMI override (%s) on mixed-instances override %d", aws.ToString(o.ImageId), i))
+			}
+		}
+	}
+	if len(notes) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.asgNotes == nil {
+		s.asgNotes = map[string][]string{}
+	}
+	s.asgNotes[aws.ToString(g.AutoScalingGroupName)] = notes
 }
 
 // instanceLifecycles marks the spot instances of every group's ASG (DescribeInstances).

@@ -90,6 +90,7 @@ func (sp discoverySpec) matches(tags map[string]string) bool {
 type scope struct {
 	cluster string
 	known   bool // CA's flags were given
+	unread  bool // the ASGs could not be read
 	specs   []discoverySpec
 	nodes   map[string]snapshot.NodesFlag
 }
@@ -137,6 +138,8 @@ func (sc *scope) evaluate(asgName string, tags map[string]string, ga *snapshot.G
 	switch {
 	case len(reasons) > 0:
 		ga.InScope, ga.ScopeReason = true, strings.Join(reasons, "; ")
+	case tags == nil && sc.unread:
+		ga.InScope, ga.ScopeReason = false, "unknown: the Auto Scaling groups could not be read"
 	case tags == nil:
 		ga.InScope, ga.ScopeReason = false, "the Auto Scaling group was not found, so Cluster Autoscaler cannot scale it"
 	case sc.known:

@@ -161,8 +161,9 @@ func (w *fakeWorld) populate() {
 				SpotAllocationStrategy: aws.String("price-capacity-optimized"),
 			},
 		},
-		Tags:      caTags("prod", tag("kubernetes.io/cluster/prod", "owned")),
-		Instances: []asgtypes.Instance{instance("i-m1", "m5.large"), instance("i-m2", "m5a.large")},
+		Tags:                  caTags("prod", tag("kubernetes.io/cluster/prod", "owned")),
+		Instances:             []asgtypes.Instance{instance("i-m1", "m5.large"), instance("i-m2", "m5a.large")},
+		WarmPoolConfiguration: &asgtypes.WarmPoolConfiguration{PoolState: asgtypes.WarmPoolStateStopped},
 	})
 	w.asg.PutGroup(asgtypes.AutoScalingGroup{
 		AutoScalingGroupName: aws.String("sm-gpu"), MinSize: aws.Int32(0), MaxSize: aws.Int32(4), DesiredCapacity: aws.Int32(0),

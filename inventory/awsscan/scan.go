@@ -82,6 +82,9 @@ type scanner struct {
 
 	mu       sync.Mutex
 	warnings []string
+
+	asgUnread bool                // DescribeAutoScalingGroups was refused: absent ASGs are unknown, not missing
+	asgNotes  map[string][]string // ASG name → settings without a snapshot field
 }
 
 func (s *scanner) warnf(format string, args ...any) {

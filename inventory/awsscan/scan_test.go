@@ -169,6 +169,7 @@ func TestScanFakeWarnings(t *testing.T) {
 		`Auto Scaling group "eks-orphan" behind nodegroup "orphan" was not found`,
 		`Auto Scaling group "sm-gpu": tag "k8s.io/cluster-autoscaler/node-template/autoscaling-options/bogus" is not an option Cluster Autoscaler reads (scaledownutilizationthreshold, scaledowngpuutilizationthreshold, scaledownunneededtime, scaledownunreadytime, ignoredaemonsetsutilization)`,
 		`Auto Scaling group "sm-gpu": tag "k8s.io/cluster-autoscaler/node-template/taint/broken" has value "NoSchedule", not <value>:NoSchedule|NoExecute|PreferNoSchedule; the taint is ignored`,
+		`Auto Scaling group "sm-mixed" has a warm pool, which the snapshot does not record and Karpenter cannot carry over`,
 		`Cluster Autoscaler's --nodes names Auto Scaling group "gone", which was not found`,
 		`auto-discovery spec "mig:foo" is not of the form asg:tag=<key>[=<value>],...; Cluster Autoscaler rejects it, so it selects no group`,
 		`launch template lt-gone version 1: The specified launch template, with template ID lt-gone, does not exist.`,
@@ -355,6 +356,33 @@ func TestScanOptionalCallsDegrade(t *testing.T) {
 	}
 	if len(res.Groups) != 4 {
 		t.Errorf("groups = %v, want the 4 nodegroups without ASGs", groupNames(res))
+	}
+	for _, g := range res.Groups {
+		if g.Autoscaler.InScope || g.Autoscaler.ScopeReason != "unknown: the Auto Scaling groups could not be read" {
+			t.Errorf("%s: %+v", g.Name, g.Autoscaler)
+		}
+	}
+	for _, wr := range res.Warnings {
+		if strings.Contains(wr, "was not found") {
+			t.Errorf("a refused call must not report every ASG as missing: %q", wr)
+		}
+	}
+}
+
+func TestScanNodegroupsDenied(t *testing.T) {
+	w := newFakeWorld()
+	w.eks.Fail("ListNodegroups", fake.APIError(403, "AccessDeniedException", "no"))
+	res := scanFake(t, w, Options{AutoDiscovery: prodDiscovery})
+	if got := groupNames(res); !slices.Equal(got, []string{"sm-gpu/self-managed", "sm-mixed/self-managed"}) {
+		t.Errorf("groups = %v: MNG ASGs must not pass for self-managed groups", got)
+	}
+	for _, want := range []string{
+		"access denied to eks:ListNodegroups; managed node groups were not read",
+		`Auto Scaling group "eks-general" belongs to managed node group "general", which was not read; it is skipped`,
+	} {
+		if !slices.Contains(res.Warnings, want) {
+			t.Errorf("warnings = %q\nwant %q", res.Warnings, want)
+		}
 	}
 }
 
