@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -207,6 +208,16 @@ func (b *builder) build() *scheduler {
 	byName := map[string]*template{}
 	for _, t := range s.all {
 		byName[t.name] = t
+	}
+	// New nodes are named <nodepool>-<n>; continue after the ones that exist.
+	for _, n := range b.snap.Nodes {
+		for _, t := range s.all {
+			if rest, ok := strings.CutPrefix(n.Name, t.name+"-"); ok {
+				if seq, err := strconv.Atoi(rest); err == nil && seq > t.seq {
+					t.seq = seq
+				}
+			}
+		}
 	}
 
 	existing := &existingState{nodes: map[string]*existingNodeInfo{}, podClasses: map[string][]*podClass{}}
