@@ -150,11 +150,12 @@ func (t *template) untolerated(g *podGroup) *corev1.Taint {
 	return v
 }
 
-// compatibleOptions returns the options compatible with rs, cached by rs.
+// compatibleOptions returns the options compatible with rs, cached by rs (less the
+// hostname, which differs on every NodeClaim and no instance type defines).
 func (t *template) compatibleOptions(rs requirements) []*option {
 	var b strings.Builder
 	for i := range rs {
-		if k := rs[i].key; k == corev1.LabelTopologyZone || k == karpenter.LabelCapacityType || instanceLabelKey[k] || wellKnownLabels[k] {
+		if rs[i].key != corev1.LabelHostname {
 			rs[i : i+1].signature(&b)
 		}
 	}

@@ -37,7 +37,7 @@ type topoGroup struct {
 	domains  map[string]int32
 	universe []string // registered domains, sorted (not used for the hostname key)
 	nonEmpty int      // domains with a count > 0
-	selects  map[int]bool
+	selects  []int8 // per pod group id: 0 unknown, 1 selected, -1 not
 }
 
 // nodeFilter decides whether a node takes part in a topology spread's counts
@@ -72,11 +72,18 @@ func (f *nodeFilter) matches(taints []corev1.Taint, reqs requirements, newNode b
 }
 
 func (t *topoGroup) selectsGroup(g *podGroup) bool {
-	if v, ok := t.selects[g.id]; ok {
-		return v
+	if g.id < len(t.selects) {
+		if v := t.selects[g.id]; v != 0 {
+			return v > 0
+		}
+	} else {
+		t.selects = append(t.selects, make([]int8, g.id+1-len(t.selects))...)
 	}
 	v := t.selectsPod(g.namespace, g.labels)
-	t.selects[g.id] = v
+	t.selects[g.id] = -1
+	if v {
+		t.selects[g.id] = 1
+	}
 	return v
 }
 
@@ -354,7 +361,7 @@ func (tp *topology) group(spec *groupSpec, inverse bool) *topoGroup {
 	g := &topoGroup{
 		kind: spec.kind, key: spec.key, namespaces: spec.namespaces, selector: sel,
 		maxSkew: spec.maxSkew, minDomains: spec.minDomains, whenUnsat: spec.whenUnsat, filter: spec.filter,
-		domains: map[string]int32{}, selects: map[int]bool{}, inverse: inverse,
+		domains: map[string]int32{}, inverse: inverse,
 	}
 	m[h] = g
 	tp.order = append(tp.order, g)
