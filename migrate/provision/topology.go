@@ -37,7 +37,7 @@ type topoGroup struct {
 	domains  map[string]int32
 	universe []string // registered domains, sorted (not used for the hostname key)
 	nonEmpty int      // domains with a count > 0
-	selects  []int8 // per pod group id: 0 unknown, 1 selected, -1 not
+	selects  []int8   // per pod group id: 0 unknown, 1 selected, -1 not
 }
 
 // nodeFilter decides whether a node takes part in a topology spread's counts
