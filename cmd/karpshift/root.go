@@ -77,6 +77,7 @@ Start with 'karpshift demo' (no cloud needed), then 'karpshift inventory'.`,
 	cmd.AddCommand(
 		newVersionCommand(g),
 		newInventoryCommand(g),
+		newSimulateCommand(g),
 	)
 	return cmd
 }
