@@ -58,6 +58,7 @@ func PlanFiles(p *plan.Plan, s *snapshot.Snapshot) (map[string][]byte, error) {
 		}
 		resources = append(resources, path)
 	}
+	slices.Sort(resources) // ec2nodeclasses/ before nodepools/, each by name
 	files[KustomizationFile] = kustomization(resources)
 	b, err := PlanYAML(p)
 	if err != nil {

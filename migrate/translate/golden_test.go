@@ -74,11 +74,15 @@ func (f fixture) load(t testing.TB) (*snapshot.Snapshot, plan.Options) {
 // planFiles runs the pipeline `plan --out` runs.
 func planFiles(t testing.TB, s *snapshot.Snapshot, opts plan.Options) map[string][]byte {
 	t.Helper()
+	ns, err := translate.Normalize(s)
+	if err != nil {
+		t.Fatalf("Normalize: %v", err)
+	}
 	p, err := translate.Translate(s, opts)
 	if err != nil {
 		t.Fatalf("Translate: %v", err)
 	}
-	files, err := render.PlanFiles(p, s)
+	files, err := render.PlanFiles(p, ns)
 	if err != nil {
 		t.Fatalf("PlanFiles: %v", err)
 	}

@@ -50,7 +50,9 @@ type pool struct {
 
 // Translate plans the migration of the snapshot's groups. It validates the snapshot
 // first (errors name the field, e.g. groups[2].asg.launchTemplate), never modifies it,
-// and returns the same plan for the same snapshot whatever the order of its lists.
+// and returns the same plan for the same snapshot whatever the order of its order-free
+// lists (see Normalize). The plan's SnapshotFingerprint is snapshot.Fingerprint of the
+// normalised snapshot, which is what should be saved next to the plan.
 // Option errors wrap ErrOption; snapshot errors wrap snapshot.ErrInvalid.
 func Translate(in *snapshot.Snapshot, opts plan.Options) (*plan.Plan, error) {
 	if in == nil {
@@ -63,11 +65,10 @@ func Translate(in *snapshot.Snapshot, opts plan.Options) (*plan.Plan, error) {
 	if errs := snapshot.Validate(in); len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %v", snapshot.ErrInvalid, errs.ToAggregate())
 	}
-	s, err := in.DeepCopy()
+	s, err := Normalize(in)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", snapshot.ErrInvalid, err)
+		return nil, err
 	}
-	s.Sort()
 	fp, err := snapshot.Fingerprint(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", snapshot.ErrInvalid, err)
@@ -85,6 +86,19 @@ func Translate(in *snapshot.Snapshot, opts plan.Options) (*plan.Plan, error) {
 		}
 	}
 
+	// Error paths name the group's index in the caller's snapshot, not the sorted copy.
+	index := map[string]int{}
+	for i, g := range in.Groups {
+		index[g.Name] = i
+	}
+	for i := range s.Groups {
+		g := &s.Groups[i]
+		c := &groupCtx{t: t, g: g, ng: g.Nodegroup, asg: g.ASG, path: field.NewPath("groups").Index(index[g.Name])}
+		if err := c.resolveLaunchTemplate(); err != nil {
+			return nil, fmt.Errorf("%w: %v", snapshot.ErrInvalid, err)
+		}
+	}
+
 	decisions := t.decide()
 	specs := map[string]*poolSpec{}
 	for i := range s.Groups {
@@ -93,7 +107,7 @@ func Translate(in *snapshot.Snapshot, opts plan.Options) (*plan.Plan, error) {
 			continue
 		}
 		mark := len(t.findings)
-		spec, keepReason, err := t.translateGroup(g, field.NewPath("groups").Index(i))
+		spec, keepReason, err := t.translateGroup(g, field.NewPath("groups").Index(index[g.Name]))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", snapshot.ErrInvalid, err)
 		}
