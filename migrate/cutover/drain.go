@@ -1,0 +1,528 @@
+package cutover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/kubectl/pkg/drain"
+
+	"github.com/karpshift/karpshift/migrate/cutover/script"
+)
+
+// drainStep cordons a set of nodes in batches and moves their pods off with the
+// eviction API (k8s.io/kubectl/pkg/drain): DaemonSet and mirror pods stay, PDB refusals
+// (429) are retried with backoff until the drain timeout, and before the next batch
+// every evicted pod's replacement must be Running elsewhere. The nodes are listed again
+// on every loop, so a scale-up during the drain is caught. Done when every node is
+// cordoned and runs no pod that has to move.
+type drainStep struct {
+	base
+	// what names the nodes ("group ng-a").
+	what  string
+	group string
+	// nodes lists the nodes to drain, afresh on every call.
+	nodes func(ctx context.Context, env *Env) ([]corev1.Node, error)
+	// ownersKey is the journal key of the evicted workloads.
+	ownersKey string
+	kh        karpenterHint
+	script    script.Script
+}
+
+func (s *drainStep) Timeout() time.Duration { return s.sp.opts.DrainTimeout }
+
+func (s *drainStep) Script() script.Script { return s.script }
+
+func (s *drainStep) Check(ctx context.Context) (Status, error) {
+	env, err := s.env()
+	if err != nil {
+		return Status{}, err
+	}
+	nodes, err := s.nodes(ctx, env)
+	if err != nil {
+		return Status{}, err
+	}
+	hosts, err := env.karpenterHosts(ctx, s.kh)
+	if err != nil {
+		return Status{}, err
+	}
+	var todo []string
+	var pods []corev1.Pod
+	for _, n := range nodes {
+		if hosts[n.Name] {
+			return BlockedStatus(fmt.Sprintf("the Karpenter controller runs on node %s of %s: draining it would take Karpenter down", n.Name, s.what),
+				"pin Karpenter to capacity that stays (a kept node group or Fargate), wait until it runs there, then re-run"), nil
+		}
+		ps, err := env.nodePods(ctx, n.Name)
+		if err != nil {
+			return Status{}, err
+		}
+		if !n.Spec.Unschedulable || anyMustMove(ps) {
+			todo = append(todo, n.Name)
+			pods = append(pods, ps...)
+		}
+	}
+	if r, f := s.sp.opts.Drain.blockedPods(pods); r != "" {
+		return BlockedStatus(r+" (on "+s.what+")", f+"; then re-run"), nil
+	}
+	if len(todo) == 0 {
+		return DoneStatus(fmt.Sprintf("all %d nodes of %s are cordoned and run no pod that has to move", len(nodes), s.what)), nil
+	}
+	return PendingStatus(fmt.Sprintf("%d of %d nodes of %s still to drain", len(todo), len(nodes), s.what)), nil
+}
+
+func anyMustMove(pods []corev1.Pod) bool {
+	for i := range pods {
+		if mustMove(&pods[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *drainStep) helper(ctx context.Context, env *Env) *drain.Helper {
+	p := s.sp.opts.Drain
+	return &drain.Helper{
+		Ctx:                 ctx,
+		Client:              env.c().Kube,
+		Force:               p.AllowStandalone,
+		GracePeriodSeconds:  -1, // the pod's own terminationGracePeriodSeconds
+		IgnoreAllDaemonSets: true,
+		DeleteEmptyDirData:  p.AllowEmptyDir,
+		DisableEviction:     p.DisableEviction,
+		Out:                 io.Discard,
+		ErrOut:              io.Discard,
+		AdditionalFilters: []drain.PodFilter{func(pod corev1.Pod) drain.PodDeleteStatus {
+			if b := p.blocker(&pod); b == "do-not-disrupt" {
+				return drain.MakePodDeleteStatusWithError(blockerText[b].what)
+			}
+			return drain.MakePodDeleteStatusOkay()
+		}},
+	}
+}
+
+func (s *drainStep) Apply(ctx context.Context) error {
+	env, err := s.env()
+	if err != nil {
+		return err
+	}
+	pol := s.sp.opts.Drain
+	var gv schema.GroupVersion
+	if pol.DisableEviction {
+		v := fmt.Sprintf("%s: pods deleted without the eviction API (PDBs not honoured), %s", s.what, env.now().UTC().Format(time.RFC3339))
+		if err := env.Journal().Set(ctx, map[string]*string{JournalKey("override", "disable-eviction", s.group): &v}); err != nil {
+			return err
+		}
+		env.emit(Event{Type: Warning, Step: s.id, Group: s.group, Message: "--disable-eviction: deleting pods without the eviction API; PDBs are NOT honoured (recorded in the journal)"})
+	} else {
+		gv, err = drain.CheckEvictionSupport(env.c().Kube)
+		if err != nil {
+			return fmt.Errorf("discovering the eviction API: %w", err)
+		}
+		if gv.Empty() {
+			return errors.New("the API server offers no eviction API (pods/eviction); karpshift moves pods only through it")
+		}
+	}
+	h := s.helper(ctx, env)
+	processed := map[string]bool{}
+	size := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		nodes, err := s.nodes(ctx, env)
+		if err != nil {
+			return err
+		}
+		if size == 0 {
+			size = s.sp.opts.Batch.size(len(nodes))
+		}
+		var todo []corev1.Node
+		drained := 0
+		for _, n := range nodes {
+			ps, err := env.nodePods(ctx, n.Name)
+			if err != nil {
+				return err
+			}
+			switch {
+			case n.Spec.Unschedulable && !anyMustMove(ps):
+				drained++
+			case !processed[n.Name]:
+				todo = append(todo, n)
+			}
+		}
+		env.emit(Event{Type: Progress, Step: s.id, Group: s.group, Done: drained, Total: len(nodes), Message: fmt.Sprintf("%d of %d nodes drained", drained, len(nodes))})
+		if len(todo) == 0 {
+			return nil
+		}
+		chunk := todo[:min(size, len(todo))]
+		cordoned := map[string]bool{}
+		for _, n := range nodes {
+			if n.Spec.Unschedulable || processed[n.Name] {
+				cordoned[n.Name] = true
+			}
+		}
+		for _, n := range chunk {
+			cordoned[n.Name] = true
+		}
+		if err := s.drainBatch(ctx, env, h, gv, chunk, cordoned); err != nil {
+			return err
+		}
+		for _, n := range chunk {
+			processed[n.Name] = true
+		}
+	}
+}
+
+// drainBatch cordons the batch, evicts its pods and waits until they are gone and
+// their replacements run on nodes outside cordoned.
+func (s *drainStep) drainBatch(ctx context.Context, env *Env, h *drain.Helper, gv schema.GroupVersion, chunk []corev1.Node, cordoned map[string]bool) error {
+	hosts, err := env.karpenterHosts(ctx, s.kh)
+	if err != nil {
+		return err
+	}
+	var evict []corev1.Pod
+	for _, n := range chunk {
+		if hosts[n.Name] {
+			return &BlockedError{Step: s.id, Reason: fmt.Sprintf("the Karpenter controller runs on node %s of %s", n.Name, s.what),
+				Fix: "pin Karpenter to capacity that stays (a kept node group or Fargate), then re-run"}
+		}
+		list, errs := h.GetPodsForDeletion(n.Name)
+		if len(errs) > 0 {
+			all, err := env.nodePods(ctx, n.Name)
+			if err != nil {
+				return err
+			}
+			reason, fix := s.sp.opts.Drain.blockedPods(all)
+			if reason == "" {
+				reason = errors.Join(errs...).Error()
+			}
+			return &BlockedError{Step: s.id, Reason: reason + " (node " + n.Name + ")", Fix: fix + "; then re-run"}
+		}
+		evict = append(evict, list.Pods()...)
+	}
+	for i := range chunk {
+		if err := env.cordon(ctx, &chunk[i], s.id, s.group); err != nil {
+			return err
+		}
+	}
+	owners, err := s.recordOwners(ctx, env, evict)
+	if err != nil {
+		return err
+	}
+	timeout := s.sp.opts.DrainTimeout
+	deadline := env.now().Add(timeout)
+
+	refused := s.evictAll(ctx, env, h, gv, evict, deadline)
+	var fatal []error
+	var stuck []string
+	for _, r := range refused {
+		if r.fatal != nil {
+			fatal = append(fatal, r.fatal)
+		} else {
+			stuck = append(stuck, r.pod+": "+r.why)
+		}
+	}
+	if len(fatal) > 0 {
+		return errors.Join(fatal...)
+	}
+	if len(stuck) > 0 {
+		return &DrainTimeoutError{Group: s.group, Timeout: timeout, Nodes: nodeNames(chunk), Pods: stuck}
+	}
+
+	var why []string
+	cond := func(ctx context.Context) (bool, error) {
+		why = why[:0]
+		for i := range evict {
+			p := &evict[i]
+			cur, err := env.c().Kube.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+			if err == nil && cur.UID == p.UID {
+				why = append(why, podKey(p)+" has not terminated yet")
+			} else if err != nil && !apierrors.IsNotFound(err) {
+				return false, err
+			}
+		}
+		missing, err := env.replacementsMissing(ctx, owners, cordoned)
+		if err != nil {
+			return false, err
+		}
+		why = append(why, missing...)
+		return len(why) == 0, nil
+	}
+	rest := max(deadline.Sub(env.now()), time.Second)
+	err = env.waitFor(ctx, Event{Step: s.id, Group: s.group, Message: fmt.Sprintf("the pods evicted from %s to run elsewhere", strings.Join(nodeNames(chunk), ", "))}, rest, cond)
+	if errors.Is(err, ErrTimeout) {
+		return &DrainTimeoutError{Group: s.group, Timeout: timeout, Nodes: nodeNames(chunk), Pods: slices.Clone(why)}
+	}
+	if err != nil {
+		return err
+	}
+	for _, n := range chunk {
+		env.emit(Event{Type: NodeDrained, Step: s.id, Group: s.group, Node: n.Name, Message: "drained"})
+	}
+	return nil
+}
+
+type refusal struct {
+	pod, why string
+	fatal    error
+}
+
+// evictAll evicts the pods, Parallelism at a time. A 429 (a PDB allowing no disruption
+// now) is retried with backoff until deadline; those still refused and the fatal
+// failures are returned.
+func (s *drainStep) evictAll(ctx context.Context, env *Env, h *drain.Helper, gv schema.GroupVersion, pods []corev1.Pod, deadline time.Time) []refusal {
+	var (
+		mu  sync.Mutex
+		out []refusal
+		wg  sync.WaitGroup
+	)
+	sem := make(chan struct{}, s.sp.opts.Parallelism)
+	for i := range pods {
+		p := pods[i]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if r := s.evict(ctx, env, h, gv, &p, deadline); r != nil {
+				mu.Lock()
+				out = append(out, *r)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	slices.SortFunc(out, func(a, b refusal) int { return strings.Compare(a.pod, b.pod) })
+	return out
+}
+
+func (s *drainStep) evict(ctx context.Context, env *Env, h *drain.Helper, gv schema.GroupVersion, p *corev1.Pod, deadline time.Time) *refusal {
+	key := podKey(p)
+	ev := Event{Step: s.id, Group: s.group, Node: p.Spec.NodeName, Pod: key}
+	env.emit(withType(ev, PodEvicting, "evicting"))
+	last, retries := "", 0
+	attempt := func(context.Context) (bool, error) {
+		var err error
+		if s.sp.opts.Drain.DisableEviction {
+			err = h.DeletePod(*p)
+		} else {
+			err = h.EvictPod(*p, gv)
+		}
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+			env.emit(withType(ev, PodEvicted, "evicted"))
+			return true, nil
+		case apierrors.IsTooManyRequests(err):
+			last = err.Error()
+			if retries%10 == 0 {
+				env.emit(withType(ev, PodRetry, "eviction refused, will retry: "+last))
+			}
+			retries++
+			return false, nil
+		case recoverable(err):
+			last = err.Error()
+			return false, nil
+		}
+		return false, fmt.Errorf("evicting pod %s: %w", key, err)
+	}
+	b := wait.Backoff{Duration: 2 * time.Second, Factor: 1.5, Cap: 30 * time.Second, Steps: 1 << 30}
+	rest := max(deadline.Sub(env.now()), time.Second)
+	err := env.waitBackoff(ctx, withType(ev, Waiting, "the disruption budget to allow evicting "+key), rest, b, attempt)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrTimeout):
+		return &refusal{pod: key, why: "still refused: " + last}
+	}
+	return &refusal{pod: key, fatal: err}
+}
+
+func withType(e Event, t EventType, msg string) Event {
+	e.Type, e.Message = t, msg
+	return e
+}
+
+func nodeNames(nodes []corev1.Node) []string {
+	out := make([]string, len(nodes))
+	for i := range nodes {
+		out[i] = nodes[i].Name
+	}
+	return out
+}
+
+// recordOwners adds the controllers of the pods about to be evicted to the journal,
+// with how many pods each has now, so that "replaced" can be judged after a crash too.
+func (s *drainStep) recordOwners(ctx context.Context, env *Env, pods []corev1.Pod) ([]ownerRecord, error) {
+	j, err := env.Journal().Get(ctx, s.ownersKey)
+	if err != nil {
+		return nil, err
+	}
+	owners, err := decodeOwners(j)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, o := range owners {
+		seen[o.UID] = true
+	}
+	var add []ownerRecord
+	for i := range pods {
+		ref := metav1.GetControllerOf(&pods[i])
+		if ref == nil || seen[string(ref.UID)] || isFinished(&pods[i]) {
+			continue
+		}
+		seen[string(ref.UID)] = true
+		n, err := env.ownedPods(ctx, pods[i].Namespace, ref.UID)
+		if err != nil {
+			return nil, err
+		}
+		add = append(add, ownerRecord{Kind: ref.Kind, Namespace: pods[i].Namespace, Name: ref.Name, UID: string(ref.UID), Pods: n})
+	}
+	if len(add) == 0 {
+		return owners, nil
+	}
+	owners = append(owners, add...)
+	slices.SortFunc(owners, func(a, b ownerRecord) int { return strings.Compare(a.key(), b.key()) })
+	v := encodeOwners(owners)
+	if err := env.Journal().Set(ctx, map[string]*string{s.ownersKey: &v}); err != nil {
+		return nil, err
+	}
+	return owners, nil
+}
+
+// ownedPods counts the live (not finished, not terminating) pods of a controller.
+func (e *Env) ownedPods(ctx context.Context, ns string, uid types.UID) (int, error) {
+	l, err := e.c().Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("listing pods in %s: %w", ns, err)
+	}
+	n := 0
+	for i := range l.Items {
+		p := &l.Items[i]
+		if ref := metav1.GetControllerOf(p); ref != nil && ref.UID == uid && p.DeletionTimestamp == nil && !isFinished(p) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// replacementsMissing lists the recorded workloads that do not yet have as many pods
+// Running (or Succeeded, for jobs) outside the excluded nodes as they had before the
+// drain, capped by their current desired replicas.
+func (e *Env) replacementsMissing(ctx context.Context, owners []ownerRecord, excluded map[string]bool) ([]string, error) {
+	byNS := map[string][]corev1.Pod{}
+	var missing []string
+	for _, o := range owners {
+		want := o.Pods
+		desired, gone, err := e.desiredReplicas(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		if gone {
+			continue
+		}
+		if desired >= 0 && desired < want {
+			want = desired
+		}
+		pods, ok := byNS[o.Namespace]
+		if !ok {
+			l, err := e.c().Kube.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("listing pods in %s: %w", o.Namespace, err)
+			}
+			pods = l.Items
+			byNS[o.Namespace] = pods
+		}
+		have := 0
+		for i := range pods {
+			p := &pods[i]
+			ref := metav1.GetControllerOf(p)
+			if ref == nil || string(ref.UID) != o.UID || p.DeletionTimestamp != nil || excluded[p.Spec.NodeName] || p.Spec.NodeName == "" {
+				continue
+			}
+			if p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodSucceeded {
+				have++
+			}
+		}
+		if have < want {
+			missing = append(missing, fmt.Sprintf("%s %s/%s has %d of %d pods running elsewhere", o.Kind, o.Namespace, o.Name, have, want))
+		}
+	}
+	return missing, nil
+}
+
+// desiredReplicas reads a ReplicaSet's or StatefulSet's spec.replicas (-1 for other
+// kinds); gone is true when the workload no longer exists.
+func (e *Env) desiredReplicas(ctx context.Context, o ownerRecord) (n int, gone bool, err error) {
+	var obj interface{ GetUID() types.UID }
+	var replicas *int32
+	switch o.Kind {
+	case "ReplicaSet":
+		var rs *appsv1.ReplicaSet
+		rs, err = e.c().Kube.AppsV1().ReplicaSets(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
+		if err == nil {
+			obj, replicas = rs, rs.Spec.Replicas
+		}
+	case "StatefulSet":
+		var ss *appsv1.StatefulSet
+		ss, err = e.c().Kube.AppsV1().StatefulSets(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
+		if err == nil {
+			obj, replicas = ss, ss.Spec.Replicas
+		}
+	default:
+		return -1, false, nil
+	}
+	if apierrors.IsNotFound(err) {
+		return 0, true, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("reading %s %s/%s: %w", o.Kind, o.Namespace, o.Name, err)
+	}
+	if string(obj.GetUID()) != o.UID {
+		return 0, true, nil // replaced by a new object of the same name
+	}
+	if replicas == nil {
+		return 1, false, nil
+	}
+	return int(*replicas), false, nil
+}
+
+// cordon marks a node unschedulable and annotates it as karpshift's doing. A node
+// someone else cordoned is left as it is (rollback will not uncordon it).
+func (e *Env) cordon(ctx context.Context, n *corev1.Node, step, group string) error {
+	if n.Spec.Unschedulable {
+		return nil
+	}
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:"true"}},"spec":{"unschedulable":true}}`, AnnotationCordoned)
+	if _, err := e.c().Kube.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
+		return fmt.Errorf("cordoning node %s: %w", n.Name, err)
+	}
+	e.emit(Event{Type: NodeCordoned, Step: step, Group: group, Node: n.Name, Message: "cordoned"})
+	return nil
+}
+
+// uncordon reverts cordon on nodes karpshift cordoned.
+func (e *Env) uncordon(ctx context.Context, n *corev1.Node, step, group string) error {
+	if n.Annotations[AnnotationCordoned] != "true" {
+		return nil
+	}
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:null}},"spec":{"unschedulable":null}}`, AnnotationCordoned)
+	if _, err := e.c().Kube.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
+		return fmt.Errorf("uncordoning node %s: %w", n.Name, err)
+	}
+	e.emit(Event{Type: NodeUncordoned, Step: step, Group: group, Node: n.Name, Message: "uncordoned"})
+	return nil
+}

@@ -1,0 +1,262 @@
+package cutover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Executor runs steps: it takes the Lease, then for each step checks, asks for the
+// phase's confirmation when there is work, applies, waits until the step's Check says
+// Done, and records it in the journal. It owns retries of recoverable API errors and
+// turns every stop into a typed error that says what is wrong, what was left untouched
+// and how to continue.
+type Executor struct {
+	Env *Env
+	// DryRun walks the same steps with server-side dry-run Kubernetes writes and
+	// "would ..." AWS writes, without waiting; the Lease is only checked.
+	DryRun bool
+	// Identity names this run in the Lease (user@host, pid); required unless DryRun.
+	Identity string
+	// Confirm is asked before the first pending step of each phase; false stops the
+	// run with ErrAborted. nil approves every phase.
+	Confirm func(phase string) bool
+	// LeaseDuration is how long the lock holds without renewal (default 60s).
+	LeaseDuration time.Duration
+	// StepTimeout bounds the wait for a step's Check to say Done after Apply, for
+	// steps that do not name their own (default 5m).
+	StepTimeout time.Duration
+	// MaxApplies is how often a step still Pending after its wait is applied again
+	// (default 3).
+	MaxApplies int
+	// Resume tells the user how to continue after a failure (default: re-run the same
+	// command; it resumes from the cluster's state).
+	Resume string
+}
+
+// Result is what a run did.
+type Result struct {
+	// Applied are the steps this run applied; Skipped those already Done.
+	Applied []string
+	Skipped []string
+	DryRun  bool
+}
+
+// timeouter is implemented by steps whose Apply takes long to show (drains, nodes
+// leaving).
+type timeouter interface{ Timeout() time.Duration }
+
+// Run executes steps in order. It returns a *LockedError when another run holds the
+// lock, a *BlockedError when a step refused (nothing of that step changed), a
+// *StepError when a step failed after changing things, ErrAborted when a phase was
+// declined or ctx cancelled.
+func (x *Executor) Run(ctx context.Context, steps []Step, sink Sink) (*Result, error) {
+	if x.Env == nil {
+		return nil, errors.New("executor has no Env")
+	}
+	if sink == nil {
+		sink = Discard
+	}
+	env := x.Env
+	lock := &leaseLock{env: env, identity: x.Identity, duration: x.LeaseDuration}
+	if lock.duration <= 0 {
+		lock.duration = DefaultLeaseDuration
+	}
+	res := &Result{DryRun: x.DryRun}
+
+	if x.DryRun {
+		if err := lock.checkFree(ctx); err != nil {
+			return res, err
+		}
+		if err := env.begin(sink, true, nil); err != nil {
+			return res, err
+		}
+	} else {
+		if x.Identity == "" {
+			return res, errors.New("executor needs an Identity for the lock")
+		}
+		if err := lock.acquire(ctx); err != nil {
+			return res, err
+		}
+		defer func() {
+			// Release even when ctx was cancelled; a crash leaves the lease to expire.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_ = lock.release(rctx)
+		}()
+		if err := env.begin(sink, false, lock.renewIfDue); err != nil {
+			return res, err
+		}
+	}
+	defer env.end()
+
+	journal, err := env.Journal().Load(ctx)
+	if err != nil {
+		return res, err
+	}
+	phase := ""
+	for i, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("%w before %s: %w", ErrAborted, s.ID(), err)
+		}
+		if err := env.beat(ctx); err != nil {
+			return res, err
+		}
+		ev := Event{Step: s.ID(), Phase: PhaseOf(s), Group: GroupOf(PhaseOf(s))}
+		st, err := x.check(ctx, s)
+		if err != nil {
+			env.emit(withErr(ev, StepFailed, err))
+			return res, x.stepError(s, err, res)
+		}
+		switch st.State {
+		case Done:
+			env.emit(withType(ev, StepSkipped, st.Reason))
+			res.Skipped = append(res.Skipped, s.ID())
+			if !x.DryRun && journal[JournalKey("step", s.ID())] == "" {
+				if err := x.record(ctx, s); err != nil {
+					return res, err
+				}
+			}
+			continue
+		case Blocked:
+			env.emit(withType(ev, StepBlocked, st.Reason))
+			return res, &BlockedError{Step: s.ID(), Reason: st.Reason, Fix: st.Fix, Untouched: untouched(res, steps[i:])}
+		}
+		if p := PhaseOf(s); p != "" && p != phase {
+			if x.Confirm != nil && !x.Confirm(p) {
+				return res, fmt.Errorf("%w: phase %s declined; %s", ErrAborted, p, untouched(res, steps[i:]))
+			}
+			phase = p
+			env.emit(Event{Type: PhaseStarted, Phase: p, Group: GroupOf(p), Message: p})
+		}
+		env.emit(withType(ev, StepStarted, s.Describe()+": "+st.Reason))
+		if err := x.apply(ctx, s); err != nil {
+			env.emit(withErr(ev, StepFailed, err))
+			var be *BlockedError
+			if errors.As(err, &be) {
+				if be.Untouched == "" {
+					be.Untouched = untouched(res, steps[i+1:]) + "; in " + s.ID() + " the nodes of the refused batch were not cordoned and their pods not evicted"
+				}
+				return res, be
+			}
+			return res, x.stepError(s, err, res)
+		}
+		res.Applied = append(res.Applied, s.ID())
+		if !x.DryRun {
+			if err := x.record(ctx, s); err != nil {
+				return res, err
+			}
+		}
+		env.emit(withType(ev, StepDone, s.Describe()))
+	}
+	return res, nil
+}
+
+func withErr(e Event, t EventType, err error) Event {
+	e.Type, e.Err, e.Message = t, err, err.Error()
+	return e
+}
+
+// check runs Check, retrying recoverable errors.
+func (x *Executor) check(ctx context.Context, s Step) (Status, error) {
+	var st Status
+	err := x.Env.retry(ctx, "checking "+s.ID(), func(ctx context.Context) error {
+		var err error
+		st, err = s.Check(ctx)
+		return err
+	})
+	return st, err
+}
+
+// apply runs Apply (retrying recoverable errors; Apply is idempotent), then, unless
+// in a dry-run, waits until Check says Done, applying again when it stays Pending.
+func (x *Executor) apply(ctx context.Context, s Step) error {
+	env := x.Env
+	tries := x.MaxApplies
+	if tries <= 0 {
+		tries = 3
+	}
+	timeout := x.StepTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	if t, ok := s.(timeouter); ok && t.Timeout() > 0 {
+		timeout = t.Timeout()
+	}
+	var last Status
+	for range tries {
+		if err := env.retry(ctx, "applying "+s.ID(), s.Apply); err != nil {
+			return err
+		}
+		if x.DryRun {
+			return nil
+		}
+		var blocked *Status
+		err := env.waitFor(ctx, Event{Step: s.ID(), Phase: PhaseOf(s), Message: s.ID() + " to be done"}, timeout, func(ctx context.Context) (bool, error) {
+			st, err := x.check(ctx, s)
+			if err != nil {
+				return false, err
+			}
+			last = st
+			if st.State == Blocked {
+				blocked = &st
+				return true, nil
+			}
+			return st.State == Done, nil
+		})
+		if blocked != nil {
+			return &BlockedError{Step: s.ID(), Reason: blocked.Reason, Fix: blocked.Fix}
+		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrTimeout) {
+			return err
+		}
+		env.emit(Event{Type: Warning, Step: s.ID(), Message: "still pending after " + timeout.String() + " (" + last.Reason + "); applying again"})
+	}
+	return fmt.Errorf("still not done after %d attempts: %s", tries, last.Reason)
+}
+
+func (x *Executor) record(ctx context.Context, s Step) error {
+	return x.Env.Journal().set1(ctx, JournalKey("step", s.ID()), x.Env.now().UTC().Format(time.RFC3339))
+}
+
+func (x *Executor) stepError(s Step, err error, res *Result) error {
+	se := &StepError{Step: s.ID(), Err: err, Fix: x.resume()}
+	if len(res.Applied) > 0 {
+		se.Done = strings.Join(res.Applied, ", ")
+	}
+	var dt *DrainTimeoutError
+	if errors.As(err, &dt) {
+		se.Remaining = append(se.Remaining, "nodes cordoned and not yet empty: "+strings.Join(dt.Nodes, ", "))
+		se.Remaining = append(se.Remaining, dt.Pods...)
+		se.Fix = "a PodDisruptionBudget or a missing replacement held the pods: look at 'kubectl get pdb -A' and the Pending pods, fix the cause (or raise --drain-timeout), then " + x.resume()
+	}
+	return se
+}
+
+func (x *Executor) resume() string {
+	if x.Resume != "" {
+		return x.Resume
+	}
+	return "re-run the same command: it resumes from the cluster's state; or undo with 'karpshift rollback'"
+}
+
+// untouched describes what a run left alone when it stopped before rest[0].
+func untouched(res *Result, rest []Step) string {
+	var ids []string
+	for _, s := range rest {
+		ids = append(ids, s.ID())
+	}
+	msg := "this run changed nothing"
+	if len(res.Applied) > 0 {
+		msg = "this run completed " + strings.Join(res.Applied, ", ")
+	}
+	if len(ids) > 0 {
+		msg += "; not started: " + strings.Join(ids, ", ")
+	}
+	return msg
+}
