@@ -236,7 +236,9 @@ func TestBootstrapDriftAndForeignAssociation(t *testing.T) {
 	if m := mutations(fi.calls); len(m) != 0 {
 		t.Fatalf("drift was overwritten: %v", m)
 	}
-	if !slices.ContainsFunc(events, func(e cloud.Event) bool { return e.Action == cloud.ActionDrift && strings.Contains(e.Resource, "/policy/") }) {
+	if !slices.ContainsFunc(events, func(e cloud.Event) bool {
+		return e.Action == cloud.ActionDrift && strings.Contains(e.Resource, "/policy/")
+	}) {
 		t.Errorf("no drift event: %+v", events)
 	}
 	p := cloud.Verify(ctx, c, s)
