@@ -283,6 +283,17 @@ func TestPodAffinityAndAntiAffinity(t *testing.T) {
 				t.Errorf("zones = %v, want [us-west-2b]", got)
 			}
 		}},
+		// web (2 CPU) is queued before db (1 CPU) and db's NodeClaim is not pinned to a
+		// zone when placed: web follows db in the next round, once db's node launched
+		// in us-west-2a.
+		{name: "pod affinity to a pod placed later in the same batch", setup: func(w *world) {
+			w.addPods("db", 1, "", small, nil)
+			w.addPods("web", 1, "", rl("cpu", "2", "memory", "1Gi"), affinity("db", corev1.LabelTopologyZone))
+		}, fleet: "default/m5.xlarge/on-demand×1 default/m6g.large/on-demand×1", check: func(t *testing.T, p *Prediction) {
+			if got := zonesOf(p); !slices.Equal(got, []string{"us-west-2a", "us-west-2a"}) {
+				t.Errorf("zones = %v, want both in us-west-2a", got)
+			}
+		}},
 		{name: "pod affinity to a pod that exists nowhere", setup: func(w *world) {
 			w.addPods("web", 1, "", small, affinity("ghost", corev1.LabelTopologyZone))
 		}, unsched: map[string]string{"web-000": "pod affinity on topology.kubernetes.io/zone cannot be satisfied (NodePool default)"}},

@@ -132,25 +132,7 @@ func anyPending(s *snapshot.Snapshot) bool {
 
 // nodeObject renders a launched NodeClaim as the Node Karpenter's would register.
 func (l *Loop) nodeObject(n *simNode) *corev1.Node {
-	labels := map[string]string{}
-	for k, v := range l.opts.Options.labels(n.final.it) {
-		labels[k] = v
-	}
-	for k, v := range n.final.labels {
-		labels[k] = v
-	}
-	for k, v := range n.tmpl.labels {
-		labels[k] = v
-	}
-	for i := range n.reqs {
-		if v, ok := n.reqs[i].single(); ok {
-			labels[n.reqs[i].key] = v
-		}
-	}
-	labels[karpenter.LabelNodePool] = n.tmpl.name
-	labels[karpenter.LabelCapacityType] = n.capacityType
-	labels[corev1.LabelTopologyZone] = n.zone
-	labels[corev1.LabelHostname] = n.name
+	labels := nodeLabels(n, &l.opts.Options)
 	labels["karpenter.sh/registered"] = "true"
 	labels["karpenter.sh/initialized"] = "true"
 	if l.opts.Region != "" {

@@ -389,3 +389,29 @@ func (s *scheduler) finalize(n *simNode) {
 		with(reqIn(corev1.LabelInstanceTypeStable, best.name))
 	n.refreshHeadroom()
 }
+
+// nodeLabels are the labels of a launched NodeClaim's node: the instance type's
+// well-known labels, the NodePool's template labels, every requirement narrowed to a
+// single value, the NodePool, capacity type, zone and hostname.
+func nodeLabels(n *simNode, o *Options) map[string]string {
+	labels := map[string]string{}
+	for k, v := range o.labels(n.final.it) {
+		labels[k] = v
+	}
+	for k, v := range n.final.labels {
+		labels[k] = v
+	}
+	for k, v := range n.tmpl.labels {
+		labels[k] = v
+	}
+	for i := range n.reqs {
+		if v, ok := n.reqs[i].single(); ok {
+			labels[n.reqs[i].key] = v
+		}
+	}
+	labels[karpenter.LabelNodePool] = n.tmpl.name
+	labels[karpenter.LabelCapacityType] = n.capacityType
+	labels[corev1.LabelTopologyZone] = n.zone
+	labels[corev1.LabelHostname] = n.name
+	return labels
+}

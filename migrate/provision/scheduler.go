@@ -2,6 +2,7 @@ package provision
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -19,6 +20,9 @@ type scheduler struct {
 	newNodes  []*simNode
 	topo      *topology
 	groups    []*podGroup
+
+	base   *existingState             // nodes that stay (without their pods)
+	podsOn map[string][]*snapshot.Pod // pods that stay, by node
 
 	placements      []placement
 	zoneCount       map[string]int
@@ -72,22 +76,44 @@ func (s *scheduler) bindCounters(g *podGroup) {
 	}
 }
 
+// bindAll binds groups to a fresh topology whose nodes hold podsOn.
+func (s *scheduler) bindAll(groups []*podGroup, podsOn map[string][]*snapshot.Pod) {
+	for _, g := range groups {
+		s.bindTopology(g)
+	}
+	s.topo.recordAntiAffinity(podsOn)
+	for _, g := range groups {
+		s.bindCounters(g)
+	}
+}
+
 // solve schedules every group: a pass over the queue, more passes while they make
-// progress, and new rounds while launched nodes free NodePool limits.
+// progress, then, as Karpenter's next provisioning loops would, new rounds after the
+// NodeClaims launch: launched nodes give back over-charged NodePool limits, and their
+// zones become known to topology (a pod with affinity to a pod placed on a NodeClaim
+// not yet pinned to a zone can follow it once it is).
 func (s *scheduler) solve() {
 	queue := s.groups
-	for round := 0; round < 50 && len(queue) > 0; round++ {
-		failed := s.pass(queue)
-		if len(failed) == 0 || !s.settleLimits() {
-			queue = failed
+	for round := 0; round < 20 && len(queue) > 0; round++ {
+		before := len(s.placements)
+		queue = s.pass(queue)
+		if len(queue) == 0 || (round > 0 && len(s.placements) == before) {
 			break
 		}
-		// A new scheduling round starts from the pods' own constraints.
-		for _, g := range failed {
-			g.reset(g.pods[0], s.respectPrefs)
-			s.bindTopology(g)
+		freed := s.settleLimits()
+		topo := false
+		for _, g := range queue {
+			topo = topo || len(g.owned) > 0 || len(g.inverseApplies) > 0
 		}
-		queue = failed
+		if !freed && !topo {
+			break
+		}
+		// A new round starts from the pods' own constraints and counts every pod where
+		// it now runs.
+		for _, g := range queue {
+			g.reset(g.pods[0], s.respectPrefs)
+		}
+		s.refreshTopology(queue)
 	}
 	for _, n := range s.newNodes {
 		s.finalize(n)
@@ -245,4 +271,32 @@ func (s *scheduler) settleLimits() bool {
 		t.refreshLimits()
 	}
 	return freed
+}
+
+// refreshTopology rebuilds the topology as the next round sees the cluster: the nodes
+// that stay and the launched NodeClaims (with their final labels), holding the pods that
+// stay and every pod placed so far.
+func (s *scheduler) refreshTopology(groups []*podGroup) {
+	ex := &existingState{nodes: map[string]*existingNodeInfo{}}
+	for name, info := range s.base.nodes {
+		ex.nodes[name] = info
+	}
+	ex.nodeNames = slices.Clone(s.base.nodeNames)
+	for _, n := range s.newNodes {
+		l := nodeLabels(n, s.opts)
+		ex.nodes[n.name] = &existingNodeInfo{labels: l, reqs: labelRequirements(l), taints: n.taints}
+		ex.nodeNames = append(ex.nodeNames, n.name)
+	}
+	slices.Sort(ex.nodeNames)
+	podsOn := make(map[string][]*snapshot.Pod, len(s.podsOn)+len(s.newNodes))
+	for name, pods := range s.podsOn {
+		podsOn[name] = pods
+	}
+	for _, pl := range s.placements {
+		podsOn[pl.node.name] = append(podsOn[pl.node.name], pl.pod)
+	}
+	universe := s.topo.universe
+	s.topo = newTopology(indexPods(ex, podsOn))
+	s.topo.universe = universe
+	s.bindAll(groups, podsOn)
 }

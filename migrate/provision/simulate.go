@@ -242,21 +242,15 @@ func (b *builder) build() *scheduler {
 		sn.refreshHeadroom()
 		s.nodes = append(s.nodes, sn)
 	}
-	b.indexPods(existing)
 	for _, t := range s.all {
 		t.refreshLimits()
 	}
 
 	s.groups = groupPods(b.toPlace, b.rx, s.respectPrefs)
-	s.topo = newTopology(existing)
+	s.base, s.podsOn = existing, b.podsOn
+	s.topo = newTopology(indexPods(existing, b.podsOn))
 	b.topologyUniverse(s)
-	for _, g := range s.groups {
-		s.bindTopology(g)
-	}
-	b.existingAntiAffinity(s)
-	for _, g := range s.groups {
-		s.bindCounters(g)
-	}
+	s.bindAll(s.groups, b.podsOn)
 	return s
 }
 
@@ -288,33 +282,6 @@ func (b *builder) buildDaemons() {
 	slices.SortFunc(b.daemons, func(x, y *snapshot.DaemonSet) int {
 		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
 	})
-}
-
-// indexPods groups the pods that stay by namespace and labels, for topology counts.
-func (b *builder) indexPods(ex *existingState) {
-	classes := map[string]*podClass{}
-	var sb strings.Builder
-	for _, name := range ex.nodeNames {
-		for _, p := range b.podsOn[name] {
-			sb.Reset()
-			sb.WriteString(p.Namespace)
-			keys := make([]string, 0, len(p.Labels))
-			for k := range p.Labels {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				sb.WriteString("\x00" + k + "=" + p.Labels[k])
-			}
-			pc, ok := classes[sb.String()]
-			if !ok {
-				pc = &podClass{labels: p.Labels, nodes: map[string]int32{}}
-				classes[sb.String()] = pc
-				ex.podClasses[p.Namespace] = append(ex.podClasses[p.Namespace], pc)
-			}
-			pc.nodes[name]++
-		}
-	}
 }
 
 // topologyUniverse registers, for every topology key the pods use, the domains the
@@ -354,35 +321,6 @@ func (b *builder) topologyUniverse(s *scheduler) {
 			for _, o := range t.options {
 				if v, ok := o.labels[key]; ok && r.has(v) {
 					s.topo.addDomain(key, v, t.taints)
-				}
-			}
-		}
-	}
-}
-
-// existingAntiAffinity records the required anti-affinity of pods that stay, so that
-// simulated pods they repel keep away from them.
-func (b *builder) existingAntiAffinity(s *scheduler) {
-	for _, name := range s.topo.existing.nodeNames {
-		info := s.topo.existing.nodes[name]
-		for _, p := range b.podsOn[name] {
-			if p.Affinity == nil || p.Affinity.PodAntiAffinity == nil {
-				continue
-			}
-			for _, term := range p.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-				ns := []string{p.Namespace}
-				if term.NamespaceSelector != nil {
-					ns = nil
-				} else if len(term.Namespaces) > 0 {
-					ns = sortedUnique(term.Namespaces)
-				}
-				t := s.topo.group(&groupSpec{kind: topoAntiAffinity, key: term.TopologyKey, namespaces: ns, selector: term.LabelSelector, maxSkew: math32}, true)
-				d, ok := info.labels[term.TopologyKey]
-				if !ok && term.TopologyKey == corev1.LabelHostname {
-					d, ok = name, true
-				}
-				if ok {
-					t.record(d, 1)
 				}
 			}
 		}
