@@ -177,8 +177,12 @@ func (s *scheduler) schedule(g *podGroup) {
 	start := 0
 	for g.remaining() > 0 {
 		progressed := false
+		var filter []domainFilter
+		if g.single {
+			filter = s.topo.filters(g)
+		}
 		for i := start; i < len(s.nodes) && g.remaining() > 0; i++ {
-			if dead[i] {
+			if dead[i] || !admits(filter, s.nodes[i]) {
 				continue
 			}
 			a := s.tryAdd(s.nodes[i], g, g.remaining())
