@@ -258,6 +258,15 @@ func TestPodAffinityAndAntiAffinity(t *testing.T) {
 		{name: "self anti-affinity on hostname: one pod per node", setup: func(w *world) {
 			w.addPods("web", 3, "", small, anti("web"))
 		}, fleet: "default/m6g.large/on-demand×3"},
+		{name: "self anti-affinity on zone: one pod per zone", setup: func(w *world) {
+			w.addPods("web", 5, "", small, func(p *snapshot.Pod) {
+				anti("web")(p)
+				p.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].TopologyKey = corev1.LabelTopologyZone
+			})
+		}, fleet: "default/m6g.large/on-demand×3", unsched: map[string]string{
+			"web-003": "pod anti-affinity on topology.kubernetes.io/zone cannot be satisfied (NodePool default)",
+			"web-004": "pod anti-affinity on topology.kubernetes.io/zone cannot be satisfied (NodePool default)",
+		}},
 		{name: "anti-affinity to a pod on a kept node keeps off that node", setup: func(w *world) {
 			w.addNode("keep-1", "ng-keep", "m5.xlarge", "us-west-2a", roomy, nil)
 			w.addPods("db", 1, "keep-1", small, nil)

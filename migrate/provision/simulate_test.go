@@ -2,6 +2,7 @@ package provision
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -225,5 +226,47 @@ func TestErrors(t *testing.T) {
 		if _, err := Simulate(in, Options{}); err == nil {
 			t.Errorf("Simulate(%+v) should fail", in)
 		}
+	}
+}
+
+// The domain pre-filter is an optimisation only: it must never change a prediction.
+func TestDomainFilterIsExact(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		w := genWorld(3000, 80, seed)
+		with := w.simulate(t)
+		useDomainFilter = false
+		without := w.simulate(t)
+		useDomainFilter = true
+		if !reflect.DeepEqual(with, without) {
+			t.Fatalf("seed %d: the domain filter changed the prediction", seed)
+		}
+	}
+	// Kept nodes with room, named zone by zone, and pods with zone constraints.
+	w := newWorld()
+	for i := 0; i < 300; i++ {
+		w.addNode(fmt.Sprintf("keep-%04d", i), "ng-keep", "m5.4xlarge", testZones[i/100], rl("cpu", "2", "memory", "8Gi", "pods", "234"), nil)
+	}
+	for a := 0; a < 10; a++ {
+		w.addPods(fmt.Sprintf("spread%d", a), 200, "", rl("cpu", "300m", "memory", "128Mi"), spread(corev1.LabelTopologyZone, int32(1+a%2), corev1.DoNotSchedule))
+	}
+	w.addPods("anti", 5, "", small, func(p *snapshot.Pod) {
+		p.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector: selector("anti"), TopologyKey: corev1.LabelTopologyZone,
+		}}}}
+	})
+	w.addPods("follow", 50, "", small, func(p *snapshot.Pod) {
+		p.Affinity = &corev1.Affinity{PodAffinity: &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector: selector("follow"), TopologyKey: corev1.LabelTopologyZone,
+		}}}}
+	})
+	with := w.simulate(t)
+	useDomainFilter = false
+	without := w.simulate(t)
+	useDomainFilter = true
+	if !reflect.DeepEqual(with, without) {
+		t.Fatal("zone-sorted nodes: the domain filter changed the prediction")
+	}
+	if len(with.Unschedulable) != 2 { // 5 zone anti-affine pods, 3 zones
+		t.Errorf("unschedulable = %v", with.Unschedulable)
 	}
 }

@@ -367,14 +367,13 @@ func (tp *topology) group(spec *groupSpec, inverse bool) *topoGroup {
 	}
 	m[h] = g
 	tp.order = append(tp.order, g)
-	if !inverse {
-		tp.count(g)
-	}
+	tp.count(g, !inverse)
 	return g
 }
 
-// count registers the domains of g and counts the pods that stay in the cluster.
-func (tp *topology) count(g *topoGroup) {
+// count registers the domains of g and, unless g is an inverse group (which tracks its
+// owners, not the pods it selects), counts the pods that stay in the cluster.
+func (tp *topology) count(g *topoGroup, pods bool) {
 	if g.key != corev1.LabelHostname {
 		domains := tp.universe[g.key]
 		names := make([]string, 0, len(domains))
@@ -407,6 +406,9 @@ func (tp *topology) count(g *topoGroup) {
 		if d, ok := n.labels[g.key]; ok && g.key != corev1.LabelHostname && g.filter.matches(n.taints, n.reqs, false) {
 			g.register(d)
 		}
+	}
+	if !pods {
+		return
 	}
 	namespaces := g.namespaces
 	if namespaces == nil {
