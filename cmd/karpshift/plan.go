@@ -171,8 +171,8 @@ func (o *planOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	for _, m := range p.Groups {
 		counts[m.Action]++
 	}
-	fmt.Fprintf(g.streams.Out, "Plan for %s written to %s: %d NodePools, %d EC2NodeClasses; groups: %d migrate, %d keep, %d exclude.\n",
-		p.Cluster, o.out, len(p.NodePools), len(p.EC2NodeClasses), counts[plan.ActionMigrate], counts[plan.ActionKeep], counts[plan.ActionExclude])
+	fmt.Fprintf(g.streams.Out, "Plan for %s written to %s: %d NodePool(s) and EC2NodeClass(es); groups: %d migrate, %d keep, %d exclude.\n",
+		p.Cluster, o.out, len(p.NodePools), counts[plan.ActionMigrate], counts[plan.ActionKeep], counts[plan.ActionExclude])
 	if len(p.Order) > 0 {
 		fmt.Fprintf(g.streams.Out, "Cutover order: %s.\n", strings.Join(p.Order, ", "))
 	}
