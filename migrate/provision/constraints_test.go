@@ -571,3 +571,64 @@ func TestBinPacking(t *testing.T) {
 		}, unsched: map[string]string{"huge-000": "requests 96 cpu exceed the largest instance type allowed by NodePool default (m5.4xlarge leaves 15890m cpu after DaemonSets)"}},
 	})
 }
+
+func TestPreferencesAndPriority(t *testing.T) {
+	prefer := func(weight int32, e corev1.NodeSelectorRequirement) func(*snapshot.Pod) {
+		return func(p *snapshot.Pod) {
+			p.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{{
+				Weight: weight, Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{e}},
+			}}}}
+		}
+	}
+	run(t, []tcase{
+		{name: "preferred node affinity is honoured when it can be", setup: func(w *world) {
+			w.addPods("web", 1, "", small, prefer(50, expr(karpenter.LabelInstanceFamily, corev1.NodeSelectorOpIn, "c5")))
+		}, fleet: "default/c5.large/on-demand×1"},
+		{name: "preferred node affinity is relaxed when it cannot be", setup: func(w *world) {
+			w.addPods("web", 1, "", small, prefer(50, expr(karpenter.LabelInstanceFamily, corev1.NodeSelectorOpIn, "x9")))
+		}, fleet: "default/m6g.large/on-demand×1"},
+		{name: "IgnorePreferences drops it up front", setup: func(w *world) {
+			w.opts.IgnorePreferences = true
+			w.addPods("web", 1, "", small, prefer(50, expr(karpenter.LabelInstanceFamily, corev1.NodeSelectorOpIn, "c5")))
+		}, fleet: "default/m6g.large/on-demand×1"},
+		// Preferred anti-affinity on hostname is first treated as required: one pod per
+		// node.
+		{name: "preferred pod anti-affinity spreads when it can", setup: func(w *world) {
+			w.addPods("web", 2, "", small, func(p *snapshot.Pod) {
+				p.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+					Weight: 10, PodAffinityTerm: corev1.PodAffinityTerm{LabelSelector: selector("web"), TopologyKey: corev1.LabelHostname},
+				}}}}
+			})
+		}, fleet: "default/m6g.large/on-demand×2"},
+		// Pods restricted to two zones spread over those two only.
+		{name: "spread counts only the zones the pod may use", setup: func(w *world) {
+			w.addPods("web", 4, "", small, func(p *snapshot.Pod) {
+				spread(corev1.LabelTopologyZone, 1, corev1.DoNotSchedule)(p)
+				p.Affinity = nodeAffinity(expr(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, "us-west-2a", "us-west-2b"))
+			})
+		}, fleet: "default/m5.xlarge/on-demand×2", check: func(t *testing.T, p *Prediction) {
+			if got := zonesOf(p); !slices.Equal(got, []string{"us-west-2a", "us-west-2b"}) {
+				t.Errorf("zones = %v", got)
+			}
+		}},
+		// minDomains 5 with three zones: the global minimum counts as 0, so each zone
+		// takes at most maxSkew (1) pod; the fourth pod cannot schedule.
+		{name: "spread minDomains", setup: func(w *world) {
+			w.addPods("web", 4, "", small, func(p *snapshot.Pod) {
+				spread(corev1.LabelTopologyZone, 1, corev1.DoNotSchedule)(p)
+				p.TopologySpreadConstraints[0].MinDomains = new(int32(5))
+			})
+		}, fleet: "default/m6g.large/on-demand×3", unsched: map[string]string{
+			"web-003": "topology spread on topology.kubernetes.io/zone (maxSkew 1, DoNotSchedule) cannot be satisfied (NodePool default)",
+		}},
+		// The only NodePool fits one 1-CPU pod (cpu limit 2): the high-priority pod
+		// gets it although its name sorts last.
+		{name: "priority orders the queue", setup: func(w *world) {
+			w.plan.NodePools[0].Spec.Limits = map[corev1.ResourceName]string{"cpu": "2"}
+			w.addPods("a-low", 1, "", small, nil)
+			w.addPods("z-high", 1, "", small, func(p *snapshot.Pod) { p.Priority = new(int32(1000)) })
+		}, fleet: "default/m6g.large/on-demand×1", unsched: map[string]string{
+			"a-low-000": "NodePool limits reached (default: cpu 2)",
+		}},
+	})
+}
