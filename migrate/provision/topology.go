@@ -9,8 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-
-	"github.com/karpshift/karpshift/inventory/snapshot"
 )
 
 // topoKind is the kind of a topology group (Karpenter topologygroup.go).
@@ -269,26 +267,6 @@ type topology struct {
 	existing *existingState
 }
 
-// existingState indexes pods and nodes that stay, for topology counting.
-type existingState struct {
-	nodes map[string]*existingNodeInfo
-	// podClasses groups staying pods by namespace and labels so a selector is evaluated
-	// once per class, not once per pod.
-	podClasses map[string][]*podClass
-	nodeNames  []string
-}
-
-type existingNodeInfo struct {
-	labels map[string]string
-	reqs   requirements
-	taints []corev1.Taint
-}
-
-type podClass struct {
-	labels map[string]string
-	nodes  map[string]int32
-}
-
 func newTopology(existing *existingState) *topology {
 	return &topology{
 		groups:   map[string]*topoGroup{},
@@ -499,131 +477,4 @@ func (tp *topology) record(g *podGroup, k int, taints []corev1.Taint, nodeReqs r
 			}
 		}
 	}
-}
-
-// indexPods returns ex with its pods: the pods on each node grouped by namespace and
-// labels.
-func indexPods(ex *existingState, podsOn map[string][]*snapshot.Pod) *existingState {
-	out := &existingState{nodes: ex.nodes, nodeNames: ex.nodeNames, podClasses: map[string][]*podClass{}}
-	classes := map[string]*podClass{}
-	var sb strings.Builder
-	for _, name := range ex.nodeNames {
-		for _, p := range podsOn[name] {
-			sb.Reset()
-			sb.WriteString(p.Namespace)
-			keys := make([]string, 0, len(p.Labels))
-			for k := range p.Labels {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				sb.WriteString("\x00" + k + "=" + p.Labels[k])
-			}
-			pc, ok := classes[sb.String()]
-			if !ok {
-				pc = &podClass{labels: p.Labels, nodes: map[string]int32{}}
-				classes[sb.String()] = pc
-				out.podClasses[p.Namespace] = append(out.podClasses[p.Namespace], pc)
-			}
-			pc.nodes[name]++
-		}
-	}
-	return out
-}
-
-// recordAntiAffinity records the required anti-affinity of pods already on nodes, so
-// that the pods they repel keep away from them.
-func (tp *topology) recordAntiAffinity(podsOn map[string][]*snapshot.Pod) {
-	for _, name := range tp.existing.nodeNames {
-		info := tp.existing.nodes[name]
-		for _, p := range podsOn[name] {
-			if p.Affinity == nil || p.Affinity.PodAntiAffinity == nil {
-				continue
-			}
-			for _, term := range p.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-				ns := []string{p.Namespace}
-				if term.NamespaceSelector != nil {
-					ns = nil
-				} else if len(term.Namespaces) > 0 {
-					ns = sortedUnique(term.Namespaces)
-				}
-				t := tp.group(&groupSpec{kind: topoAntiAffinity, key: term.TopologyKey, namespaces: ns, selector: term.LabelSelector, maxSkew: math32}, true)
-				d, ok := info.labels[term.TopologyKey]
-				if !ok && term.TopologyKey == corev1.LabelHostname {
-					d, ok = name, true
-				}
-				if ok {
-					t.record(d, 1)
-				}
-			}
-		}
-	}
-}
-
-// domainFilter is the set of domains of one key a pod may use right now. Checking a
-// node's single domain against it is far cheaper than the full topology check, which
-// matters when one-at-a-time pods (zone spreads) pass many nodes of other zones.
-type domainFilter struct {
-	key     string
-	allowed map[string]bool
-}
-
-// filters returns, for g's spreads, affinities and anti-affinities on keys other than
-// the hostname, the domains the next pod of g may use. A node pinned to another domain
-// would fail the topology check anyway: the filters never reject a node that check
-// would accept.
-func (tp *topology) filters(g *podGroup) []domainFilter {
-	var out []domainFilter
-	for _, t := range g.owned {
-		if t.key == corev1.LabelHostname {
-			continue
-		}
-		podDomains := g.strict.getOrExists(t.key)
-		allowed := map[string]bool{}
-		switch t.kind {
-		case topoSpread:
-			self := int32(0)
-			if t.selectsGroup(g) {
-				self = 1
-			}
-			minCount := t.domainMin(&podDomains)
-			for _, d := range t.universe {
-				if podDomains.has(d) && int64(t.domains[d]+self)-int64(minCount) <= int64(t.maxSkew) {
-					allowed[d] = true
-				}
-			}
-		case topoAffinity:
-			if t.selectsGroup(g) && !t.anyCompatible(&podDomains) {
-				continue // bootstrapping: any domain will do
-			}
-			for d, c := range t.domains {
-				if c > 0 && podDomains.has(d) {
-					allowed[d] = true
-				}
-			}
-		case topoAntiAffinity:
-			for _, d := range t.universe {
-				if t.domains[d] == 0 && podDomains.has(d) {
-					allowed[d] = true
-				}
-			}
-		}
-		out = append(out, domainFilter{key: t.key, allowed: allowed})
-	}
-	return out
-}
-
-// admits reports whether n may pass the filters (nodes not pinned to a single domain
-// always may: the full check decides).
-func admits(filters []domainFilter, n *simNode) bool {
-	for i := range filters {
-		r, ok := n.reqs.get(filters[i].key)
-		if !ok {
-			continue
-		}
-		if v, single := r.single(); single && !filters[i].allowed[v] {
-			return false
-		}
-	}
-	return true
 }
