@@ -74,15 +74,14 @@ func (n *simNode) refreshHeadroom() {
 	n.headroom = h
 }
 
-// attempt is the outcome of trying to add pods of a group to a node.
+// attempt is the outcome of trying to add pods of a group to a node: n pods fit (with
+// the node's new requirements and instance types), or stage refused them.
 type attempt struct {
-	n        int
-	stage    stage
-	reqs     requirements
-	options  []*option
-	topo     *topoGroup
-	taint    *corev1.Taint
-	incompat *incompatibility
+	n       int
+	stage   stage
+	reqs    requirements
+	options []*option
+	topo    *topoGroup
 }
 
 // tryAdd places up to want pods of g on n and returns how many it placed, or the
@@ -100,17 +99,17 @@ func (s *scheduler) check(n *simNode, g *podGroup, want int) attempt {
 		want = 1
 	}
 	if n.isNew() {
-		if t := n.tmpl.untolerated(g); t != nil {
-			return attempt{stage: stageTaint, taint: t}
+		if n.tmpl.untolerated(g) != nil {
+			return attempt{stage: stageTaint}
 		}
-	} else if t := untolerated(n.taints, g.tolerations); t != nil {
-		return attempt{stage: stageTaint, taint: t}
+	} else if untolerated(n.taints, g.tolerations) != nil {
+		return attempt{stage: stageTaint}
 	}
 	if maxCopies(n.headroom, g.req, 1) == 0 {
 		return attempt{stage: stageResources}
 	}
-	if inc := n.reqs.compatible(g.reqs, n.isNew()); inc != nil {
-		return attempt{stage: stageRequirements, incompat: inc}
+	if n.reqs.compatible(g.reqs, n.isNew()) != nil {
+		return attempt{stage: stageRequirements}
 	}
 	merged := n.reqs
 	if n.isNew() {
@@ -131,7 +130,7 @@ func (s *scheduler) check(n *simNode, g *podGroup, want int) attempt {
 		if bad != nil {
 			return attempt{stage: stageTopology, topo: bad}
 		}
-		if inc := merged.compatible(extra, n.isNew()); inc != nil {
+		if merged.compatible(extra, n.isNew()) != nil {
 			return attempt{stage: stageTopology}
 		}
 		if n.isNew() {

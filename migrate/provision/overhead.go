@@ -58,7 +58,6 @@ func amiFamily(c *karpenter.EC2NodeClass) string {
 type nodeShape struct {
 	capacity    corev1.ResourceList
 	allocatable corev1.ResourceList
-	maxPods     int64
 }
 
 // shapeOf computes capacity and allocatable as karpenter-provider-aws does
@@ -152,7 +151,7 @@ func shapeOf(it snapshot.InstanceType, class *karpenter.EC2NodeClass, o *Options
 		}
 		alloc[n] = a
 	}
-	return nodeShape{capacity: capacity, allocatable: alloc, maxPods: pods}
+	return nodeShape{capacity: capacity, allocatable: alloc}
 }
 
 // reservedCPU is the kube-reserved CPU in millicores: 6% of the first core, 1% of the

@@ -32,7 +32,8 @@ type option struct {
 	shape     nodeShape
 }
 
-// price is the cheapest price the option can launch at under reqs' capacity types.
+// cheapest is the price the option launches at when spot and/or on-demand are allowed
+// (spot first, as Karpenter prefers it).
 func (o *option) cheapest(allowSpot, allowOD bool) (float64, string, bool) {
 	switch {
 	case allowSpot && o.spot:
