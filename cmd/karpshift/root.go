@@ -78,6 +78,7 @@ Start with 'karpshift demo' (no cloud needed), then 'karpshift inventory'.`,
 		newVersionCommand(g),
 		newInventoryCommand(g),
 		newSimulateCommand(g),
+		newBootstrapCommand(g),
 		newPlanCommand(g),
 	)
 	return cmd

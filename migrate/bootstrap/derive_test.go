@@ -38,7 +38,7 @@ func hasNote(s *bootstrap.Spec, code string) bool {
 
 // Derive is pure: the same inputs in any list order give the same spec, and the inputs
 // are left as they were.
-func TestDeriveIsDeterministic(t *testing.T) {
+func TestBootstrapDeriveIsDeterministic(t *testing.T) {
 	names, err := bootstraptest.Names()
 	if err != nil || len(names) < 4 {
 		t.Fatalf("fixtures: %v %v", names, err)
@@ -68,7 +68,7 @@ func TestDeriveIsDeterministic(t *testing.T) {
 	}
 }
 
-func TestInterruptionQueueFollowsSpot(t *testing.T) {
+func TestBootstrapInterruptionQueueFollowsSpot(t *testing.T) {
 	spot := derive(t, load(t, "spot-api-group"))
 	if spot.Queue == nil || len(spot.Queue.Rules) != 5 || spot.Helm.Values.Settings.InterruptionQueue != spot.Queue.Name {
 		t.Fatalf("spot cluster: want a queue with 5 rules wired into the chart, got %+v", spot.Queue)
@@ -92,7 +92,7 @@ func TestInterruptionQueueFollowsSpot(t *testing.T) {
 	}
 }
 
-func TestNodeAccessFollowsAuthenticationMode(t *testing.T) {
+func TestBootstrapNodeAccessFollowsAuthenticationMode(t *testing.T) {
 	api := derive(t, load(t, "windows-api-selfmanaged"))
 	var types []string
 	for _, a := range api.NodeAccess {
@@ -117,7 +117,7 @@ func TestNodeAccessFollowsAuthenticationMode(t *testing.T) {
 	}
 }
 
-func TestDiscoveryTagsExactlyWhatThePlanSelects(t *testing.T) {
+func TestBootstrapDiscoveryTagsExactlyWhatThePlanSelects(t *testing.T) {
 	s := derive(t, load(t, "spot-api-group"))
 	var got []string
 	for _, d := range s.DiscoveryTags {
@@ -147,7 +147,7 @@ func TestDiscoveryTagsExactlyWhatThePlanSelects(t *testing.T) {
 	}
 }
 
-func TestSharedNodeRoleIsReusedWithTheRiskStated(t *testing.T) {
+func TestBootstrapSharedNodeRoleIsReusedWithTheRiskStated(t *testing.T) {
 	s := derive(t, load(t, "ondemand-configmap-fargate"))
 	r := s.NodeRole("legacy-workers")
 	if r == nil || r.Create || !slices.Equal(r.SharedWith, []string{"workers-a", "workers-b"}) || len(r.ManagedPolicyARNs) != 0 {
@@ -167,7 +167,7 @@ func TestSharedNodeRoleIsReusedWithTheRiskStated(t *testing.T) {
 	}
 }
 
-func TestInstanceProfiles(t *testing.T) {
+func TestBootstrapInstanceProfiles(t *testing.T) {
 	s := derive(t, load(t, "spot-api-group"))
 	if len(s.InstanceProfiles) != 1 || !s.InstanceProfiles[0].Create || s.InstanceProfiles[0].Role != "KarpenterNodeRole-prod" {
 		t.Fatalf("profiles %+v", s.InstanceProfiles)
@@ -185,7 +185,7 @@ func TestInstanceProfiles(t *testing.T) {
 	}
 }
 
-func TestControllerHost(t *testing.T) {
+func TestBootstrapControllerHost(t *testing.T) {
 	if s := derive(t, load(t, "ondemand-configmap-fargate")); s.Helm.Host.FargateProfile != "karpenter" || s.Helm.Namespace != "karpenter" ||
 		s.Controller.Namespace != "karpenter" || s.Helm.Values.PodLabels["fargate"] != "karpenter" {
 		t.Fatalf("fargate host: %+v ns %s labels %v", s.Helm.Host, s.Helm.Namespace, s.Helm.Values.PodLabels)
@@ -202,7 +202,13 @@ func TestControllerHost(t *testing.T) {
 		t.Fatalf("the kept group's taint must be tolerated: %+v", s.Helm.Values.Tolerations)
 	}
 
+	// translate's choice of host (its reason) wins over a plain but unpinnable group.
 	f := load(t, "spot-api-group")
+	f.Plan.Groups[2].Action, f.Plan.Order = plan.ActionKeep, []string{"web-spot"}
+	if s := derive(t, f); !slices.Equal(s.Helm.Host.Groups, []string{"system"}) {
+		t.Fatalf("host groups %v, want the group translate kept for the controller", s.Helm.Host.Groups)
+	}
+	f = load(t, "spot-api-group")
 	f.Options.HostGroups = []string{"web-spot"}
 	if _, err := bootstrap.Derive(f.Snapshot, f.Plan, f.Options); err == nil || !strings.Contains(err.Error(), "not kept") {
 		t.Fatalf("a migrated host group: want an error, got %v", err)
@@ -219,7 +225,7 @@ func TestControllerHost(t *testing.T) {
 	}
 }
 
-func TestIdentity(t *testing.T) {
+func TestBootstrapIdentity(t *testing.T) {
 	s := derive(t, load(t, "spot-api-group"))
 	if s.Controller.Identity != bootstrap.IdentityIRSA || s.Helm.Values.ServiceAccount.Annotations["eks.amazonaws.com/role-arn"] != s.Controller.RoleARN {
 		t.Fatalf("IRSA: %+v", s.Controller)
@@ -243,7 +249,7 @@ func TestIdentity(t *testing.T) {
 // The controller policy is scoped to the cluster: every write names the cluster's tag,
 // PassRole names only the node roles, reads stay in the region — and it fits IAM's
 // inline-policy size limit.
-func TestControllerPolicyIsScoped(t *testing.T) {
+func TestBootstrapControllerPolicyIsScoped(t *testing.T) {
 	s := derive(t, load(t, "spot-api-group"))
 	pol := s.Controller.Policy
 	if n := len(pol.JSON()); n > 10240 {
@@ -275,7 +281,7 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-func TestLongClusterNamesFitAWSLimits(t *testing.T) {
+func TestBootstrapLongClusterNamesFitAWSLimits(t *testing.T) {
 	f := load(t, "spot-api-group")
 	long := strings.Repeat("a-very-long-cluster-name-", 4) // 100 characters
 	f.Snapshot.Cluster.Name, f.Plan.Cluster = long, long
@@ -301,7 +307,7 @@ func TestLongClusterNamesFitAWSLimits(t *testing.T) {
 	}
 }
 
-func TestSamePolicy(t *testing.T) {
+func TestBootstrapSamePolicy(t *testing.T) {
 	a := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole"],"Principal":{"Service":["ec2.amazonaws.com"]}}]}`
 	b := `{"Statement":[{"Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Effect":"Allow"}],"Version":"2012-10-17"}`
 	if !bootstrap.SamePolicy(a, b) {

@@ -41,22 +41,35 @@ func (d *deriver) host() error {
 		}
 		return d.useFargate("", ns)
 	default:
-		var kept, plain []string
+		// Among the kept groups that can be pinned, prefer the one translate chose to
+		// host the controller, then plain on-demand untainted groups, then any.
+		var chosen, plain, kept, unpinnable []string
 		for _, m := range d.p.Groups {
 			g := d.group(m.Group)
 			if m.Action != plan.ActionKeep || g == nil {
 				continue
 			}
+			if _, _, ok := d.selfManagedLabel(g); g.Kind != snapshot.KindManaged && !ok {
+				unpinnable = append(unpinnable, m.Group)
+				continue
+			}
 			kept = append(kept, m.Group)
+			if strings.Contains(m.Reason, "Karpenter controller") {
+				chosen = append(chosen, m.Group)
+			}
 			if !spotGroup(g) && len(d.hostTaints(g, true)) == 0 {
 				plain = append(plain, m.Group)
 			}
 		}
 		switch {
+		case len(chosen) > 0:
+			h.Host.Groups = sortedUnique(chosen)
 		case len(plain) > 0:
 			h.Host.Groups = sortedUnique(plain)
 		case len(kept) > 0:
 			h.Host.Groups = sortedUnique(kept)
+		case len(unpinnable) > 0 && len(d.s.FargateProfiles) == 0:
+			h.Host.Groups = sortedUnique(unpinnable) // helm() explains why they cannot be used
 		default:
 			if err := d.useFargate("", d.o.Namespace); err != nil {
 				return fmt.Errorf("%w: nothing outside Karpenter can run its controller: the plan keeps no group and %v; keep a group (plan --keep NAME) or create a Fargate profile for the controller's namespace",

@@ -1,7 +1,8 @@
-// Package bootstraptest loads the hand-written (snapshot, plan, options) fixtures under
-// migrate/bootstrap/testdata, so that the bootstrap, render, cloud and command tests
-// all derive their specs from the same inputs. Test support only: it reads files and
-// may be imported by _test.go files alone.
+// Package bootstraptest is test support for bootstrap: it loads the hand-written
+// (snapshot, plan, options) fixtures under migrate/bootstrap/testdata, so that the
+// bootstrap, render, cloud and command tests derive their specs from the same inputs,
+// and it runs moto_server with a recording HTTP transport for the integration tests.
+// Only _test.go files import it.
 package bootstraptest
 
 import (
@@ -48,7 +49,7 @@ type Fixture struct {
 	Options  bootstrap.Options
 }
 
-// Load reads fixture name: snapshot.yaml (snapshot.LoadFile), plan.yaml (strict) and
+// Load reads fixture name: snapshot.yaml (snapshot.LoadFile), plan.yaml (plan.LoadFile) and
 // options.yaml (strict bootstrap.Options).
 func Load(name string) (*Fixture, error) {
 	dir := filepath.Join(Dir(), name)
@@ -56,7 +57,7 @@ func Load(name string) (*Fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := bootstrap.ReadPlan(filepath.Join(dir, "plan.yaml"))
+	p, err := plan.LoadFile(filepath.Join(dir, plan.FileName))
 	if err != nil {
 		return nil, err
 	}

@@ -1,25 +1,16 @@
 package cloud_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
-	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -34,158 +25,12 @@ import (
 	"github.com/karpshift/karpshift/migrate/bootstrap/cloud"
 )
 
-// moto is one moto_server process for the tests of this file.
-type moto struct {
-	url string
-	rec *recorder
-	cfg aws.Config
-}
-
-// startMoto starts moto_server on a free loopback port (AWS managed IAM policies
-// loaded, so AttachRolePolicy finds them) and returns SDK configuration for it whose
-// HTTP requests are recorded.
-func startMoto(t *testing.T) *moto {
-	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		t.Fatal("moto_server is not on PATH; the bootstrap integration test needs it (pip install 'moto[server]')")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Env = append(os.Environ(), "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting moto_server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	m := &moto{url: "http://127.0.0.1:" + strconv.Itoa(port)}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(60 * time.Second)
-	for ready := false; !ready; {
-		select {
-		case <-deadline:
-			t.Fatalf("moto_server did not answer on %s within 60s:\n%s", m.url, logs.String())
-		case <-tick.C:
-			resp, err := http.Get(m.url + "/moto-api/")
-			if err == nil {
-				resp.Body.Close()
-				ready = true
-			}
-		}
-	}
-	m.rec = &recorder{base: http.DefaultTransport}
-	m.cfg = aws.Config{
-		Region:           "us-west-2",
-		Credentials:      credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-		BaseEndpoint:     aws.String(m.url),
-		HTTPClient:       &http.Client{Transport: m.rec},
-		RetryMaxAttempts: 1,
-	}
-	return m
-}
-
-func (m *moto) reset(t *testing.T) {
-	t.Helper()
-	resp, err := http.Post(m.url+"/moto-api/reset", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	m.rec.reset()
-}
-
-// call is one recorded AWS request.
-type call struct {
-	Op       string     // CreateRole, AmazonSQS.CreateQueue's CreateQueue, or "POST /clusters/x/access-entries"
-	Params   url.Values // query-protocol parameters (IAM, EC2)
-	Body     string
-	Mutating bool
-}
-
-// recorder records every request the SDK sends, to count mutating calls.
-type recorder struct {
-	base  http.RoundTripper
-	mu    sync.Mutex
-	calls []call
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		body, _ = io.ReadAll(req.Body)
-		req.Body.Close()
-		req.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	c := call{Body: string(body)}
-	switch target := req.Header.Get("X-Amz-Target"); {
-	case target != "":
-		c.Op = target[strings.LastIndex(target, ".")+1:]
-		c.Mutating = !readOnly(c.Op)
-	case strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
-		c.Params, _ = url.ParseQuery(string(body))
-		c.Op = c.Params.Get("Action")
-		c.Mutating = !readOnly(c.Op)
-	default:
-		c.Op = req.Method + " " + req.URL.Path
-		c.Mutating = req.Method != http.MethodGet && req.Method != http.MethodHead
-	}
-	r.mu.Lock()
-	r.calls = append(r.calls, c)
-	r.mu.Unlock()
-	return r.base.RoundTrip(req)
-}
-
-func readOnly(op string) bool {
-	for _, p := range []string{"Get", "List", "Describe"} {
-		if strings.HasPrefix(op, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func (r *recorder) reset() {
-	r.mu.Lock()
-	r.calls = nil
-	r.mu.Unlock()
-}
-
-func (r *recorder) mutating() []call {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []call
-	for _, c := range r.calls {
-		if c.Mutating {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func opsOf(calls []call) []string {
-	var out []string
-	for _, c := range calls {
-		out = append(out, c.Op)
-	}
-	return out
-}
-
 // world creates in moto what the spot-api-group fixture's snapshot refers to (subnets,
 // security groups, the OIDC provider) and returns the fixture's spec with moto's ids.
-func world(t *testing.T, m *moto) *bootstrap.Spec {
+func world(t *testing.T, m *bootstraptest.Moto) *bootstrap.Spec {
 	t.Helper()
 	ctx := context.Background()
-	e := ec2.NewFromConfig(m.cfg)
+	e := ec2.NewFromConfig(m.Config)
 	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +55,7 @@ func world(t *testing.T, m *moto) *bootstrap.Spec {
 		}
 		ids[old] = *sg.GroupId
 	}
-	if _, err := iam.NewFromConfig(m.cfg).CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
+	if _, err := iam.NewFromConfig(m.Config).CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
 		Url: aws.String("https://oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123456789"), ClientIDList: []string{"sts.amazonaws.com"},
 		ThumbprintList: []string{strings.Repeat("9", 40)}}); err != nil {
 		t.Fatal(err)
@@ -235,7 +80,7 @@ func world(t *testing.T, m *moto) *bootstrap.Spec {
 	if len(spec.DiscoveryTags) != 6 {
 		t.Fatalf("the remapped spec tags %d resources, want 6", len(spec.DiscoveryTags))
 	}
-	m.rec.reset()
+	m.Rec.Reset()
 	return spec
 }
 
@@ -258,13 +103,13 @@ func count(events []cloud.Event, a cloud.Action) int {
 // mutating request at all); moto has no access-entry API, which is reported with the
 // command to run by hand; Verify then finds only that.
 func TestBootstrapApplyAgainstMoto(t *testing.T) {
-	m := startMoto(t)
+	m := bootstraptest.StartMoto(t)
 	ctx := context.Background()
 
 	t.Run("creates, then changes nothing", func(t *testing.T) {
-		m.reset(t)
+		m.Reset(t)
 		spec := world(t, m)
-		clients := cloud.NewClients(m.cfg)
+		clients := cloud.NewClients(m.Config)
 
 		var first []cloud.Event
 		err := cloud.Apply(ctx, clients, spec, collect(&first))
@@ -279,12 +124,12 @@ func TestBootstrapApplyAgainstMoto(t *testing.T) {
 		}
 		checkCreated(t, m, spec)
 
-		m.rec.reset()
+		m.Rec.Reset()
 		var second []cloud.Event
 		err = cloud.Apply(ctx, clients, spec, collect(&second))
 		assertOnlyAccessEntryMissing(t, err)
-		if muts := m.rec.mutating(); len(muts) != 0 {
-			t.Errorf("the second run made %d mutating calls: %v", len(muts), opsOf(muts))
+		if muts := m.Rec.Mutating(); len(muts) != 0 {
+			t.Errorf("the second run made %d mutating calls: %v", len(muts), bootstraptest.Ops(muts))
 		}
 		for _, e := range second {
 			if e.Action == cloud.ActionCreate || e.Action == cloud.ActionComplete || e.Action == cloud.ActionDrift || e.Action == cloud.ActionRefuse {
@@ -292,10 +137,10 @@ func TestBootstrapApplyAgainstMoto(t *testing.T) {
 			}
 		}
 
-		m.rec.reset()
+		m.Rec.Reset()
 		problems := cloud.Verify(ctx, clients, spec)
-		if muts := m.rec.mutating(); len(muts) != 0 {
-			t.Errorf("Verify made mutating calls: %v", opsOf(muts))
+		if muts := m.Rec.Mutating(); len(muts) != 0 {
+			t.Errorf("Verify made mutating calls: %v", bootstraptest.Ops(muts))
 		}
 		if len(problems) != 1 || problems[0].Resource != "eks-access-entry/KarpenterNodeRole-prod" || problems[0].Severity != cloud.SeverityWarn {
 			t.Errorf("Verify: want only the unverifiable access entry, got %+v", problems)
@@ -303,19 +148,19 @@ func TestBootstrapApplyAgainstMoto(t *testing.T) {
 	})
 
 	t.Run("never modifies an untagged resource", func(t *testing.T) {
-		m.reset(t)
+		m.Reset(t)
 		spec := world(t, m)
-		clients := cloud.NewClients(m.cfg)
+		clients := cloud.NewClients(m.Config)
 		// Someone else's role and queue with karpshift's names, without karpshift's tags.
 		foreignTrust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
-		if _, err := iam.NewFromConfig(m.cfg).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(spec.Controller.RoleName), AssumeRolePolicyDocument: aws.String(foreignTrust)}); err != nil {
+		if _, err := iam.NewFromConfig(m.Config).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(spec.Controller.RoleName), AssumeRolePolicyDocument: aws.String(foreignTrust)}); err != nil {
 			t.Fatal(err)
 		}
-		q, err := sqs.NewFromConfig(m.cfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(spec.Queue.Name), Attributes: map[string]string{"MessageRetentionPeriod": "86400"}})
+		q, err := sqs.NewFromConfig(m.Config).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(spec.Queue.Name), Attributes: map[string]string{"MessageRetentionPeriod": "86400"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.rec.reset()
+		m.Rec.Reset()
 
 		var events []cloud.Event
 		err = cloud.Apply(ctx, clients, spec, collect(&events))
@@ -327,7 +172,7 @@ func TestBootstrapApplyAgainstMoto(t *testing.T) {
 				t.Errorf("%s was not refused:\n%s", res, dump(events))
 			}
 		}
-		for _, c := range m.rec.mutating() {
+		for _, c := range m.Rec.Mutating() {
 			if c.Params.Get("RoleName") == spec.Controller.RoleName || strings.Contains(c.Body, spec.Queue.Name) && c.Op != "PutRule" {
 				t.Errorf("mutating call %s touched a resource karpshift did not create: %v %s", c.Op, c.Params, c.Body)
 			}
@@ -335,21 +180,21 @@ func TestBootstrapApplyAgainstMoto(t *testing.T) {
 				t.Errorf("a rule was pointed at the foreign queue: %s", c.Body)
 			}
 		}
-		role, err := iam.NewFromConfig(m.cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(spec.Controller.RoleName)})
+		role, err := iam.NewFromConfig(m.Config).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(spec.Controller.RoleName)})
 		if err != nil || len(role.Role.Tags) != 0 || !bootstrap.SamePolicy(unescape(*role.Role.AssumeRolePolicyDocument), foreignTrust) {
 			t.Errorf("the foreign role changed: %v %+v", err, role.Role)
 		}
-		pols, _ := iam.NewFromConfig(m.cfg).ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(spec.Controller.RoleName)})
+		pols, _ := iam.NewFromConfig(m.Config).ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(spec.Controller.RoleName)})
 		if len(pols.PolicyNames) != 0 {
 			t.Errorf("the foreign role got inline policies %v", pols.PolicyNames)
 		}
-		tags, _ := sqs.NewFromConfig(m.cfg).ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: q.QueueUrl})
-		attrs, _ := sqs.NewFromConfig(m.cfg).GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+		tags, _ := sqs.NewFromConfig(m.Config).ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: q.QueueUrl})
+		attrs, _ := sqs.NewFromConfig(m.Config).GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
 		if len(tags.Tags) != 0 || attrs.Attributes["MessageRetentionPeriod"] != "86400" || attrs.Attributes["Policy"] != "" {
 			t.Errorf("the foreign queue changed: tags %v attributes %v", tags.Tags, attrs.Attributes)
 		}
 		// What does not depend on the refused resources was still created.
-		if _, err := iam.NewFromConfig(m.cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("KarpenterNodeRole-prod")}); err != nil {
+		if _, err := iam.NewFromConfig(m.Config).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("KarpenterNodeRole-prod")}); err != nil {
 			t.Errorf("the node role was not created: %v", err)
 		}
 		if problems := cloud.Verify(ctx, clients, spec); !slices.ContainsFunc(problems, func(p cloud.Problem) bool {
@@ -377,10 +222,10 @@ func assertOnlyAccessEntryMissing(t *testing.T, err error) {
 	}
 }
 
-func checkCreated(t *testing.T, m *moto, spec *bootstrap.Spec) {
+func checkCreated(t *testing.T, m *bootstraptest.Moto, spec *bootstrap.Spec) {
 	t.Helper()
 	ctx := context.Background()
-	ic := iam.NewFromConfig(m.cfg)
+	ic := iam.NewFromConfig(m.Config)
 	att, err := ic.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String("KarpenterNodeRole-prod")})
 	if err != nil || len(att.AttachedPolicies) != 4 {
 		t.Errorf("node role policies: %v %+v", err, att)
@@ -393,7 +238,7 @@ func checkCreated(t *testing.T, m *moto, spec *bootstrap.Spec) {
 	if err != nil || !bootstrap.SamePolicy(unescape(*pol.PolicyDocument), spec.Controller.Policy.JSON()) {
 		t.Errorf("controller policy: %v", err)
 	}
-	sc := sqs.NewFromConfig(m.cfg)
+	sc := sqs.NewFromConfig(m.Config)
 	u, err := sc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(spec.Queue.Name)})
 	if err != nil {
 		t.Fatalf("queue: %v", err)
@@ -402,14 +247,14 @@ func checkCreated(t *testing.T, m *moto, spec *bootstrap.Spec) {
 	if err != nil || attrs.Attributes["MessageRetentionPeriod"] != "300" || !bootstrap.SamePolicy(attrs.Attributes["Policy"], spec.Queue.Policy.JSON()) {
 		t.Errorf("queue attributes: %v %v", err, attrs.Attributes)
 	}
-	eb := eventbridge.NewFromConfig(m.cfg)
+	eb := eventbridge.NewFromConfig(m.Config)
 	for _, r := range spec.Queue.Rules {
 		tg, err := eb.ListTargetsByRule(ctx, &eventbridge.ListTargetsByRuleInput{Rule: aws.String(r.Name)})
 		if err != nil || len(tg.Targets) != 1 || *tg.Targets[0].Arn != spec.Queue.ARN {
 			t.Errorf("rule %s targets: %v", r.Name, err)
 		}
 	}
-	tags, err := ec2.NewFromConfig(m.cfg).DescribeTags(ctx, &ec2.DescribeTagsInput{Filters: []ec2types.Filter{{Name: aws.String("key"), Values: []string{"karpenter.sh/discovery"}}}})
+	tags, err := ec2.NewFromConfig(m.Config).DescribeTags(ctx, &ec2.DescribeTagsInput{Filters: []ec2types.Filter{{Name: aws.String("key"), Values: []string{"karpenter.sh/discovery"}}}})
 	if err != nil || len(tags.Tags) != 7 { // six added, one already there
 		t.Errorf("discovery tags: %v %d", err, len(tags.Tags))
 	}
