@@ -12,6 +12,7 @@ import (
 
 	"github.com/karpshift/karpshift/inventory/snapshot"
 	"github.com/karpshift/karpshift/migrate/plan"
+	"github.com/karpshift/karpshift/migrate/provision"
 	"github.com/karpshift/karpshift/migrate/translate"
 	"github.com/karpshift/karpshift/migrate/validate"
 	"github.com/karpshift/karpshift/render"
@@ -22,6 +23,8 @@ type planOptions struct {
 	out    string
 	output string
 	crds   string
+	// simulate runs the embedded provisioner and adds unschedulable pods as findings.
+	simulate bool
 
 	merge, ami, karpenterVersion string
 	freeze, freezeFor, nodeRole  string
@@ -78,6 +81,7 @@ from the directory offline). Without --out it prints the manifests.`,
 	f.StringArrayVar(&o.exclude, "exclude", nil, "leave this group out of the migration, untouched (repeatable)")
 	f.StringArrayVar(&o.keep, "keep", nil, "keep this group as it is next to Karpenter, e.g. to host it (repeatable)")
 	f.StringVar(&o.nodeRole, "node-role", "", "IAM role (name or ARN) every EC2NodeClass uses instead of the groups' roles")
+	f.BoolVar(&o.simulate, "simulate", true, "simulate the plan and add every pod that would not schedule as a blocking finding")
 	f.StringVar(&o.crds, "crds", "", "validate every generated object against the Karpenter CRDs in this directory before writing")
 	return cmd
 }
@@ -131,6 +135,18 @@ func (o *planOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		return usageError("%s", flagError(err))
 	case err != nil:
 		return withCode(exitUsage, fmt.Errorf("planning: %w", err))
+	}
+	if o.simulate {
+		// Pods that would not schedule under the plan become blocking findings.
+		cat, err := catalogFor(ns, "")
+		if err != nil {
+			return err
+		}
+		pred, err := provision.Simulate(provision.Input{Snapshot: ns, Plan: p, Catalog: cat}, provision.Options{})
+		if err != nil {
+			return fmt.Errorf("simulating the plan: %w", err)
+		}
+		p.Findings = append(p.Findings, pred.Findings()...)
 	}
 	if o.crds != "" {
 		v, err := validate.Load(o.crds)

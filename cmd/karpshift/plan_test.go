@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/karpshift/karpshift/migrate/plan"
 )
 
 const fixtures = "../../migrate/translate/testdata"
@@ -54,7 +57,9 @@ func TestPlanOutWritesTheGoldenDirectory(t *testing.T) {
 	for name, extra := range cases {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "plan")
-			args := append([]string{"plan", "--snapshot", filepath.Join(fixtures, name, "snapshot.yaml"), "--out", dir}, extra...)
+			// The golden directories are translate's output; simulation findings are
+			// tested in TestPlanAddsUnschedulablePodsAsBlockingFindings.
+			args := append([]string{"plan", "--simulate=false", "--snapshot", filepath.Join(fixtures, name, "snapshot.yaml"), "--out", dir}, extra...)
 			stdout, stderr, code := runPlanCLI(t, args...)
 			if code != 0 {
 				t.Fatalf("exit %d; stderr: %s", code, stderr)
@@ -182,5 +187,26 @@ func TestPlanOutRemovesStaleObjectsAndValidatesAgainstCRDs(t *testing.T) {
 		"--karpenter-version", "1.15", "--crds", "../../../shared/karpenter-crds/compat-v1.0.8")
 	if code != exitFailure || !strings.Contains(stderr, "do not pass the CRDs") || out != "" {
 		t.Errorf("objects needing v1.15 passed the v1.0.8 CRDs: exit %d, stderr %s", code, stderr)
+	}
+}
+
+func TestPlanAddsUnschedulablePodsAsBlockingFindings(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "plan")
+	stdout, stderr, code := runPlanCLI(t, "plan", "--snapshot", filepath.Join(fixtures, "al2023-basic", "snapshot.yaml"), "--out", dir)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	p, _, err := plan.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, f := range p.Findings {
+		if f.Code == "unschedulable" && f.Severity == plan.SeverityBlock && slices.Contains(f.Objects, "web/frontend-7d9f-abcde") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the pods that do not tolerate the workers NodePool's taint are not blocking findings:\n%s", stdout)
 	}
 }
