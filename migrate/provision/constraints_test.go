@@ -566,6 +566,11 @@ func TestBinPacking(t *testing.T) {
 			setPool(onDemand(), req(karpenter.LabelInstanceCPU, "In", "8"))(w)
 			w.addPods("web", 1, "", small, nil)
 		}, fleet: "default/m5.2xlarge/on-demand×1"},
+		{name: "a type without a price is not taken for the cheapest", setup: func(w *world) {
+			w.cat = append(TypeList{}, testTypes()...)
+			w.cat.(TypeList)[5].OnDemandPrice, w.cat.(TypeList)[5].SpotPrice = 0, 0 // m6g.large
+			w.addPods("web", 1, "", small, nil)
+		}, fleet: "default/c5.large/on-demand×1"},
 		{name: "requests beyond the largest type", setup: func(w *world) {
 			w.addPods("huge", 1, "", rl("cpu", "96", "memory", "8Gi"), nil)
 		}, unsched: map[string]string{"huge-000": "requests 96 cpu exceed the largest instance type allowed by NodePool default (m5.4xlarge leaves 15890m cpu after DaemonSets)"}},

@@ -355,7 +355,7 @@ func (s *scheduler) finalize(n *simNode) {
 		if !ok {
 			continue
 		}
-		if best == nil || p < bestPrice || (p == bestPrice && o.name < best.name) {
+		if best == nil || rank(p) < rank(bestPrice) || (rank(p) == rank(bestPrice) && o.name < best.name) {
 			best, bestPrice = o, p
 		}
 	}

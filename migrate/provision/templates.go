@@ -3,6 +3,7 @@ package provision
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -42,6 +43,15 @@ func (o *option) cheapest(allowSpot, allowOD bool) (float64, string, bool) {
 		return o.odPrice, karpenter.CapacityTypeOnDemand, true
 	}
 	return 0, "", false
+}
+
+// rank orders prices with unknown ones (zero) last: a type without a price must not
+// look like the cheapest.
+func rank(price float64) float64 {
+	if price <= 0 {
+		return math.Inf(1)
+	}
+	return price
 }
 
 // values returns the option's values for a requirement key (for minValues).
@@ -313,7 +323,7 @@ func (b *builder) buildTemplate(np *karpenter.NodePool) *template {
 	slices.SortStableFunc(t.options, func(a, b *option) int {
 		pa, _, _ := a.cheapest(t.allowSpot, t.allowOD)
 		pb, _, _ := b.cheapest(t.allowSpot, t.allowOD)
-		return cmp.Or(cmp.Compare(pa, pb), cmp.Compare(a.name, b.name))
+		return cmp.Or(cmp.Compare(rank(pa), rank(pb)), cmp.Compare(a.name, b.name))
 	})
 	for i, o := range t.options {
 		o.idx = i
