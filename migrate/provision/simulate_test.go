@@ -270,3 +270,22 @@ func TestDomainFilterIsExact(t *testing.T) {
 		t.Errorf("unschedulable = %v", with.Unschedulable)
 	}
 }
+
+// The embedded catalog plugs in as is.
+func TestEmbeddedCatalog(t *testing.T) {
+	c, err := catalog.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld()
+	w.cat = c.ForRegion("us-east-1")
+	setPool(onDemand(), req(corev1.LabelInstanceTypeStable, "In", "m5.large", "m5.xlarge"))(w)
+	w.addPods("web", 3, "", small, nil)
+	p := w.simulate(t)
+	if got := fleetString(p); got != "default/m5.xlarge/on-demand×1" {
+		t.Errorf("fleet = %s", got)
+	}
+	if p.Nodes[0].PricePerHour <= 0 {
+		t.Errorf("m5.xlarge has no price in the embedded catalog: %+v", p.Nodes[0])
+	}
+}
