@@ -7,7 +7,8 @@ import (
 )
 
 // Catalog is the instance-type data the simulation needs. *catalog.Catalog satisfies
-// it; tests build small ones by hand.
+// it (catalog.Embedded() then ForRegion(region).WithSnapshot(s), so that types seen in
+// the cluster and live prices win); tests build small ones by hand.
 type Catalog interface {
 	// Types returns the instance types that can be launched, with OnDemandPrice and
 	// SpotPrice filled where known (a zero price is "unknown" and costs nothing).
