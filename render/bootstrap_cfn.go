@@ -103,7 +103,7 @@ func BootstrapCloudFormationTemplate(s *bootstrap.Spec) ([]byte, error) {
 		out["InterruptionQueueName"] = map[string]any{"Value": bsGetAtt("InterruptionQueue", "QueueName")}
 	}
 	for _, a := range s.NodeAccess {
-		if a.Method != bootstrap.AccessEntry {
+		if a.Method != bootstrap.AccessEntry || len(a.ByEKS) > 0 {
 			continue
 		}
 		res["AccessEntry"+bsCamel(a.Role)] = bsCFNResource("AWS::EKS::AccessEntry", map[string]any{

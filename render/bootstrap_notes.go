@@ -55,10 +55,13 @@ func BootstrapNotes(s *bootstrap.Spec, f BootstrapFormat) []byte {
 		p("- No interruption queue: no NodePool allows spot.")
 	}
 	for _, a := range s.NodeAccess {
-		switch a.Method {
-		case bootstrap.AccessEntry:
+		switch {
+		case a.Method == bootstrap.AccessEntry && len(a.ByEKS) > 0:
+			p("- Node access: the EKS access entry EKS created for `%s` with managed node groups %s (authentication mode %s); not declared again — see the shared-role risk below.",
+				a.RoleARN, bsJoin(a.ByEKS), s.Cluster.AuthenticationMode)
+		case a.Method == bootstrap.AccessEntry:
 			p("- Node access: an EKS access entry of type `%s` for `%s` (authentication mode %s).", a.Type, a.RoleARN, s.Cluster.AuthenticationMode)
-		case bootstrap.AccessAWSAuth:
+		case a.Method == bootstrap.AccessAWSAuth:
 			state := "to add"
 			if a.Mapped {
 				state = "already present in the snapshot"

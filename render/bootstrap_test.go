@@ -226,3 +226,29 @@ func TestBootstrapHelm(t *testing.T) {
 		t.Error("an unknown format is accepted")
 	}
 }
+
+// In an API mode, EKS already made the access entry of a managed node group's role:
+// CloudFormation and Terraform must not declare it again (the create would fail).
+func TestBootstrapSharedRoleAccessEntryNotRedeclared(t *testing.T) {
+	f, err := bootstraptest.Load("spot-api-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Plan.EC2NodeClasses[0].Spec.Role = "eks-web-node" // web-spot's own role
+	s, err := bootstrap.Derive(f.Snapshot, f.Plan, f.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfn, _ := BootstrapCloudFormationTemplate(s)
+	tf, _ := BootstrapTerraformConfig(s)
+	notes := string(BootstrapNotes(s, BootstrapCloudFormation))
+	if strings.Contains(string(cfn), "AccessEntryEksWebNode") || strings.Contains(string(tf), `"node_eks_web_node"`) {
+		t.Error("the EKS-made access entry is declared again")
+	}
+	if !strings.Contains(string(cfn), "AccessEntryKarpenterNodeRoleProd") {
+		t.Error("the dedicated role lost its access entry")
+	}
+	if !strings.Contains(notes, "EKS created for `arn:aws:iam::123456789012:role/eks-web-node` with managed node groups web-spot") {
+		t.Errorf("NOTES do not explain it:\n%s", notes)
+	}
+}

@@ -153,7 +153,7 @@ func BootstrapTerraformConfig(s *bootstrap.Spec) ([]byte, error) {
 	}
 
 	for _, a := range s.NodeAccess {
-		if a.Method != bootstrap.AccessEntry {
+		if a.Method != bootstrap.AccessEntry || len(a.ByEKS) > 0 {
 			continue
 		}
 		principal := bsHCLString(a.RoleARN)

@@ -264,6 +264,7 @@ func (d *deriver) nodeAccess() error {
 			if r.Windows {
 				a.Type = AccessEntryWindows
 			}
+			a.ByEKS = r.SharedWith
 		case AuthConfigMap:
 			a.Method = AccessAWSAuth
 			a.Username = "system:node:{{EC2PrivateDNSName}}"

@@ -174,6 +174,10 @@ type NodeAccess struct {
 	Groups   []string `json:"groups,omitempty"`
 	// Mapped is true when the snapshot's aws-auth already maps the role.
 	Mapped bool `json:"mapped,omitempty"`
+	// ByEKS names the managed node groups whose role this is, when EKS already created
+	// the role's access entry for them (API modes): CloudFormation and Terraform do not
+	// declare it again (creating it would fail), Apply finds and keeps it.
+	ByEKS []string `json:"byEKS,omitempty"`
 }
 
 // Resource kinds that get discovery tags.
