@@ -97,6 +97,7 @@ func (x *Executor) Run(ctx context.Context, steps []Step, sink Sink) (*Result, e
 		return res, err
 	}
 	phase := ""
+	var deferred []Step
 	for i, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("%w before %s: %w", ErrAborted, s.ID(), err)
@@ -115,9 +116,9 @@ func (x *Executor) Run(ctx context.Context, steps []Step, sink Sink) (*Result, e
 			env.emit(withType(ev, StepSkipped, st.Reason))
 			res.Skipped = append(res.Skipped, s.ID())
 			if !x.DryRun && journal[JournalKey("step", s.ID())] == "" {
-				if err := x.record(ctx, s); err != nil {
-					return res, err
-				}
+				// Until something is applied the run writes nothing, so that a refusal
+				// leaves the cluster exactly as it was.
+				deferred = append(deferred, s)
 			}
 			continue
 		case Blocked:
@@ -130,6 +131,14 @@ func (x *Executor) Run(ctx context.Context, steps []Step, sink Sink) (*Result, e
 			}
 			phase = p
 			env.emit(Event{Type: PhaseStarted, Phase: p, Group: GroupOf(p), Message: p})
+		}
+		if !x.DryRun {
+			for _, d := range deferred {
+				if err := x.record(ctx, d); err != nil {
+					return res, err
+				}
+			}
+			deferred = nil
 		}
 		env.emit(withType(ev, StepStarted, s.Describe()+": "+st.Reason))
 		if err := x.apply(ctx, s); err != nil {

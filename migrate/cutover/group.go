@@ -229,6 +229,9 @@ type reportStep struct {
 }
 
 func (s *reportStep) Check(context.Context) (Status, error) {
+	if _, err := s.env(); err != nil {
+		return Status{}, err
+	}
 	if s.reported {
 		return DoneStatus("reported"), nil
 	}

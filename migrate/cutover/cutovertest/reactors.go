@@ -131,7 +131,8 @@ func (w *World) watchCordon(a k8stesting.PatchAction) {
 	if k := w.Pod("kube-system", "karpenter-0"); k != nil && k.Spec.NodeName == name {
 		w.violate("cordoned node %s, which runs the Karpenter controller", name)
 	}
-	if ca := w.Deployment("kube-system", "cluster-autoscaler"); ca != nil && (ptr.Deref(ca.Spec.Replicas, 1) != 0 || ca.Status.Replicas != 0) {
+	// Rollback drains Karpenter's nodes back onto the groups with the autoscaler on.
+	if ca := w.Deployment("kube-system", "cluster-autoscaler"); ca != nil && n.Labels[karpenter.LabelNodePool] == "" && (ptr.Deref(ca.Spec.Replicas, 1) != 0 || ca.Status.Replicas != 0) {
 		w.violate("cordoned node %s while Cluster Autoscaler runs", name)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -497,4 +498,109 @@ func (w *World) pdbs(ns string) []policyv1.PodDisruptionBudget {
 		return nil
 	}
 	return o.(*policyv1.PodDisruptionBudgetList).Items
+}
+
+// Settle lets the scheduler and Karpenter finish: pending pods are bound and started.
+func (w *World) Settle() {
+	for range 4 {
+		w.schedule()
+	}
+}
+
+// Problems lists how the world differs from a finished migration of the sample plan:
+// both migrated groups at zero with no node left, every workload pod Running on a node,
+// Cluster Autoscaler at zero, the journal holding the sizes before, no invariant broken,
+// the lock released.
+func (w *World) Problems() []string {
+	var out []string
+	if s, _ := w.EKS.Nodegroup("ng-spot"); s.Min != 0 || s.Desired != 0 {
+		out = append(out, fmt.Sprintf("ng-spot at %d/%d/%d", s.Min, s.Max, s.Desired))
+	}
+	if s, _, _ := w.ASG.Group("asg-ondemand"); s.Min != 0 || s.Desired != 0 {
+		out = append(out, fmt.Sprintf("asg-ondemand at %d/%d/%d", s.Min, s.Max, s.Desired))
+	}
+	for _, k := range []string{"system", "ng-legacy"} {
+		if s, _ := w.EKS.Nodegroup(k); s.Desired != 1 {
+			out = append(out, "kept group "+k+" resized")
+		}
+	}
+	for _, n := range w.Nodes() {
+		if strings.HasPrefix(n.Name, "ng-spot-") || strings.HasPrefix(n.Name, "asg-ondemand-") {
+			out = append(out, "node "+n.Name+" still there")
+		}
+		if n.Spec.Unschedulable {
+			out = append(out, "node "+n.Name+" cordoned")
+		}
+	}
+	web, db := 0, 0
+	for _, p := range w.Pods() {
+		if p.Namespace != "default" {
+			continue
+		}
+		if p.Status.Phase != corev1.PodRunning || p.Spec.NodeName == "" {
+			out = append(out, "pod "+p.Name+" not running")
+		}
+		switch p.Labels["app"] {
+		case "web":
+			web++
+		case "db":
+			db++
+		}
+	}
+	if web != 4 || db != 2 {
+		out = append(out, fmt.Sprintf("%d web and %d db pods", web, db))
+	}
+	if ca := w.Deployment("kube-system", "cluster-autoscaler"); ptr.Deref(ca.Spec.Replicas, 1) != 0 {
+		out = append(out, "Cluster Autoscaler not paused")
+	}
+	j := w.Journal()
+	if j["group.ng-spot.sizes"] != "2 6 2" || j["group.asg-ondemand.sizes"] != "1 4 2" || j["autoscaler.replicas"] != "1" {
+		out = append(out, fmt.Sprintf("journal %v", j))
+	}
+	if h := w.LeaseHolder(); h != "" {
+		out = append(out, "lease held by "+h)
+	}
+	return append(out, w.Violations()...)
+}
+
+// LeaseHolder returns the holder of karpshift's Lease ("" when free or absent).
+func (w *World) LeaseHolder() string {
+	o, err := w.Kube.Tracker().Get(schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"}, cutover.StateNamespace, cutover.LeaseName)
+	if err != nil {
+		return ""
+	}
+	return ptr.Deref(o.(*coordinationv1.Lease).Spec.HolderIdentity, "")
+}
+
+// HoldLease makes holder the Lease's holder, renewed at renewed, as another run would.
+func (w *World) HoldLease(holder string, renewed time.Time) {
+	t := metav1.NewMicroTime(renewed)
+	le := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: cutover.StateNamespace, Name: cutover.LeaseName},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder), LeaseDurationSeconds: ptr.To(int32(60)), AcquireTime: &t, RenewTime: &t},
+	}
+	if err := w.Kube.Tracker().Add(le); err != nil {
+		panic(err)
+	}
+}
+
+// Update replaces an existing node, pod, deployment or PDB.
+func (w *World) Update(o runtime.Object) {
+	var gvr schema.GroupVersionResource
+	var ns string
+	switch v := o.(type) {
+	case *corev1.Node:
+		gvr = nodesGVR
+	case *corev1.Pod:
+		gvr, ns = podsGVR, v.Namespace
+	case *appsv1.Deployment:
+		gvr, ns = deployGVR, v.Namespace
+	case *policyv1.PodDisruptionBudget:
+		gvr, ns = pdbGVR, v.Namespace
+	default:
+		panic(fmt.Sprintf("cutovertest: Update of %T", o))
+	}
+	if err := w.Kube.Tracker().Update(gvr, o, ns); err != nil {
+		panic(err)
+	}
 }
