@@ -30,12 +30,16 @@ const (
 	BootstrapShellFile          = "karpenter-bootstrap.sh"
 	BootstrapValuesFile         = "karpenter-values.yaml"
 	BootstrapNotesFile          = "NOTES.md"
+	// BootstrapSpecFile is the spec itself, for `bootstrap --verify` and the cutover
+	// preflight (bootstrap.LoadSpecFile).
+	BootstrapSpecFile = "karpshift-bootstrap.yaml"
 )
 
 // BootstrapFiles renders everything `bootstrap --out DIR --format F` writes, as relative
-// path → content: the AWS resources in the chosen format, the Karpenter chart values and
-// NOTES.md (what is created, the exact helm command, the risks and manual steps). The
-// shell script is the only file meant to be executable. The result is deterministic.
+// path → content: the AWS resources in the chosen format, the Karpenter chart values,
+// NOTES.md (what is created, the exact helm commands, the risks and manual steps) and
+// the spec itself (karpshift-bootstrap.yaml). The shell script is the only file meant
+// to be executable. The result is deterministic.
 func BootstrapFiles(s *bootstrap.Spec, f BootstrapFormat) (map[string][]byte, error) {
 	if s == nil {
 		return nil, fmt.Errorf("rendering bootstrap files: no spec")
@@ -59,6 +63,9 @@ func BootstrapFiles(s *bootstrap.Spec, f BootstrapFormat) (map[string][]byte, er
 		return nil, err
 	}
 	files[BootstrapNotesFile] = BootstrapNotes(s, f)
+	if files[BootstrapSpecFile], err = bootstrap.MarshalSpec(s); err != nil {
+		return nil, err
+	}
 	return files, nil
 }
 

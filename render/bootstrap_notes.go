@@ -138,7 +138,7 @@ func BootstrapNotes(s *bootstrap.Spec, f BootstrapFormat) []byte {
 	p("")
 	p("## 4. Verify")
 	p("")
-	p("`karpshift bootstrap --verify` re-reads the AWS resources and reports what is missing, drifted or not karpshift's; the cutover preflight runs the same checks.")
+	p("`karpshift bootstrap --verify` re-reads the AWS resources and reports what is missing, drifted or not karpshift's; the cutover preflight runs the same checks against `%s`, the bootstrap as it was generated.", BootstrapSpecFile)
 	return []byte(b.String())
 }
 

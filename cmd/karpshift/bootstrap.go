@@ -17,20 +17,21 @@ import (
 )
 
 type bootstrapOptions struct {
-	source  sourceOptions
-	planDir string
-	outDir  string
-	format  string
-	approve bool
-	verify  bool
-	derive  bootstrap.Options
-	ident   string
+	source   sourceOptions
+	planDir  string
+	specPath string
+	outDir   string
+	format   string
+	approve  bool
+	verify   bool
+	derive   bootstrap.Options
+	ident    string
 }
 
 func newBootstrapCommand(g *globalOptions) *cobra.Command {
 	o := &bootstrapOptions{}
 	cmd := &cobra.Command{
-		Use:   "bootstrap (--snapshot FILE | --cluster NAME) [--plan DIR] [--out DIR] [--format cloudformation|terraform|shell] [--approve | --verify]",
+		Use:   "bootstrap (--snapshot FILE | --cluster NAME | --spec FILE) [--plan DIR] [--out DIR] [--format cloudformation|terraform|shell] [--approve | --verify]",
 		Short: "Set up what Karpenter needs in AWS: node role, controller role, interruption queue, node access, discovery tags, Helm values",
 		Long: `bootstrap derives, from the snapshot and the plan, everything Karpenter needs before
 its controller can run:
@@ -55,10 +56,12 @@ karpenter-values.yaml and NOTES.md; without --out, NOTES.md goes to stdout.
 Nothing in AWS changes without --approve, which creates the resources through the
 AWS API: idempotently (a second run changes nothing), reporting drift, and never
 touching a resource it did not create (it tags everything karpshift.dev/managed-by).
---verify only reads, and exits 3 when something is missing or not karpshift's.`,
+--verify only reads, and exits 3 when something is missing or not karpshift's.
+--spec FILE works from the karpshift-bootstrap.yaml an earlier --out saved, so
+--approve and --verify act on exactly what was reviewed.`,
 		Example: `  karpshift bootstrap --snapshot prod.yaml --plan ./plan --out ./bootstrap --format terraform
   karpshift bootstrap --plan ./plan --approve
-  karpshift bootstrap --plan ./plan --verify`,
+  karpshift bootstrap --spec ./bootstrap/karpshift-bootstrap.yaml --verify`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -70,6 +73,7 @@ touching a resource it did not create (it tags everything karpshift.dev/managed-
 	o.source.addFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.planDir, "plan", "", "a plan directory from 'karpshift plan --out DIR' (default: plan the snapshot with default options)")
+	f.StringVar(&o.specPath, "spec", "", "use the bootstrap saved by an earlier --out ("+render.BootstrapSpecFile+") instead of deriving it from a snapshot and a plan")
 	f.StringVar(&o.outDir, "out", "", "write the bootstrap files to this directory (created if needed)")
 	f.StringVar(&o.format, "format", string(render.BootstrapCloudFormation), "format of the AWS resources: cloudformation, terraform or shell")
 	f.BoolVar(&o.approve, "approve", false, "create the AWS resources now, through the AWS API")
@@ -93,6 +97,9 @@ func (o *bootstrapOptions) validate() error {
 	if o.approve && o.verify {
 		return usageError("--approve and --verify exclude each other")
 	}
+	if o.specPath != "" && (o.planDir != "" || o.source.snapshotPath != "") {
+		return usageError("--spec replaces --snapshot and --plan; pass one or the other")
+	}
 	switch o.ident {
 	case "", string(bootstrap.IdentityIRSA), string(bootstrap.IdentityPodIdentity):
 		o.derive.Identity = bootstrap.Identity(o.ident)
@@ -103,13 +110,9 @@ func (o *bootstrapOptions) validate() error {
 }
 
 func (o *bootstrapOptions) run(cmd *cobra.Command, g *globalOptions) error {
-	s, p, err := loadSnapshotAndPlan(cmd, g, &o.source, o.planDir)
+	spec, err := o.spec(cmd, g)
 	if err != nil {
 		return err
-	}
-	spec, err := bootstrap.Derive(s, p, o.derive)
-	if err != nil {
-		return withCode(exitUsage, err)
 	}
 	files, err := render.BootstrapFiles(spec, render.BootstrapFormat(o.format))
 	if err != nil {
@@ -138,6 +141,27 @@ func (o *bootstrapOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	fmt.Fprintln(g.streams.Err, "No AWS resource was changed; pass --approve to create them, or apply the files written with --out.")
 	return nil
+}
+
+// spec returns the bootstrap: the saved one (--spec), or derived from the snapshot and
+// the plan with the command's options.
+func (o *bootstrapOptions) spec(cmd *cobra.Command, g *globalOptions) (*bootstrap.Spec, error) {
+	if o.specPath != "" {
+		spec, err := bootstrap.LoadSpecFile(o.specPath)
+		if err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		return spec, nil
+	}
+	s, p, err := loadSnapshotAndPlan(cmd, g, &o.source, o.planDir)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := bootstrap.Derive(s, p, o.derive)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	return spec, nil
 }
 
 func (o *bootstrapOptions) clients(cmd *cobra.Command, g *globalOptions, spec *bootstrap.Spec) (cloud.Clients, error) {

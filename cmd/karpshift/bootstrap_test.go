@@ -78,6 +78,7 @@ func TestBootstrapCommandNotesAndUsage(t *testing.T) {
 		{"--identity", "kiam"},
 		{"--interruption", "off"}, // the plan has a spot NodePool
 		{"--host-group", "web-spot"},
+		{"--spec", "karpshift-bootstrap.yaml"},
 	} {
 		_, stderr, code := runCLI(t, append([]string{"bootstrap", "--snapshot", snap, "--plan", planDir}, args...)...)
 		if code != exitUsage {
@@ -132,8 +133,16 @@ func TestBootstrapCommandApproveAgainstMoto(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "warn  eks-pod-identity-association/karpenter/karpenter") {
 		t.Fatalf("--verify: exit %d:\n%s\n%s", code, stdout, stderr)
 	}
+	out := t.TempDir()
+	if _, stderr, code := runCLI(t, "bootstrap", "--snapshot", snap, "--plan", planDir, "--out", out); code != 0 {
+		t.Fatalf("--out: %s", stderr)
+	}
+	specFile := filepath.Join(out, render.BootstrapSpecFile)
+	if stdout, _, code = runCLI(t, "bootstrap", "--spec", specFile, "--verify"); code != 0 || !strings.Contains(stdout, "warn  eks-pod-identity-association") {
+		t.Fatalf("--spec --verify: exit %d:\n%s", code, stdout)
+	}
 	m.Reset(t)
-	_, _, code = runCLI(t, "bootstrap", "--snapshot", snap, "--plan", planDir, "--verify")
+	_, _, code = runCLI(t, "bootstrap", "--spec", specFile, "--verify")
 	if code != exitBlocked {
 		t.Fatalf("--verify on an empty account: exit %d, want %d", code, exitBlocked)
 	}

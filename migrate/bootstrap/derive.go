@@ -93,6 +93,8 @@ func Derive(s *snapshot.Snapshot, p *plan.Plan, o Options) (*Spec, error) {
 	}
 	d := &deriver{s: s, p: p, o: o, e: e}
 	d.spec = &Spec{
+		APIVersion: SpecAPIVersion,
+		Kind:       SpecKind,
 		Cluster: Cluster{
 			Name:               s.Cluster.Name,
 			ARN:                e.clusterARN(),

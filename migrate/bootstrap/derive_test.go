@@ -322,3 +322,31 @@ func TestBootstrapSamePolicy(t *testing.T) {
 		t.Fatalf("policy JSON does not round-trip: %v", err)
 	}
 }
+
+// A spec saved by `bootstrap --out` reads back to the same spec; anything else is refused.
+func TestBootstrapSpecFileRoundTrip(t *testing.T) {
+	names, _ := bootstraptest.Names()
+	for _, name := range names {
+		s := derive(t, load(t, name))
+		b, err := bootstrap.MarshalSpec(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := bootstrap.UnmarshalSpec(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		again, _ := bootstrap.MarshalSpec(back)
+		if string(again) != string(b) {
+			t.Fatalf("%s: the spec does not round-trip", name)
+		}
+		if back.Controller.Policy.JSON() != s.Controller.Policy.JSON() {
+			t.Fatalf("%s: the controller policy changed on the way", name)
+		}
+	}
+	for _, bad := range []string{"", "apiVersion: karpshift.dev/v1alpha1\nkind: Plan\n", "apiVersion: karpshift.dev/v1alpha1\nkind: Bootstrap\nsurprise: 1\n"} {
+		if _, err := bootstrap.UnmarshalSpec([]byte(bad)); err == nil {
+			t.Errorf("%q was accepted", bad)
+		}
+	}
+}

@@ -38,10 +38,20 @@ const (
 	AuthConfigMap       = "CONFIG_MAP"
 )
 
+// SpecAPIVersion and SpecKind identify a serialised Spec (MarshalSpec, LoadSpecFile).
+const (
+	SpecAPIVersion = "karpshift.dev/v1alpha1"
+	SpecKind       = "Bootstrap"
+)
+
 // Spec is everything bootstrap creates or checks for one cluster. It is plain data:
-// the renderers print it, cloud.Apply creates it, cloud.Verify checks it.
+// the renderers print it, cloud.Apply creates it, cloud.Verify checks it, and
+// `bootstrap --out` saves it so that later commands (the cutover preflight) verify
+// exactly what was set up, options included.
 type Spec struct {
-	Cluster   Cluster `json:"cluster"`
+	APIVersion string  `json:"apiVersion"`
+	Kind       string  `json:"kind"`
+	Cluster    Cluster `json:"cluster"`
 	Partition string  `json:"partition"`
 	Region    string  `json:"region"`
 	AccountID string  `json:"accountID"`
