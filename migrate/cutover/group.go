@@ -214,7 +214,7 @@ func (s *scaleDownStep) Script() script.Script {
 	return script.Script{
 		Done: fmt.Sprintf(`[[ "$(ks_group_sizes %s %s | awk '{print $1, $3}')" == "0 0" ]] && ks_group_empty %s`, s.g.Kind, quote(name), args),
 		Apply: []string{
-			fmt.Sprintf(`if ! ks_group_drained %s || ! ks_no_pending_pods; then ks_blocked "%s still has pods to move, or pods are Pending: not scaling it down. Re-run to finish the drain."; fi`, args, s.g.Name),
+			fmt.Sprintf(`if ! ks_group_drained %s || ! ks_no_pending_pods; then ks_blocked %s; fi`, args, quote(s.g.Name+" still has pods to move, or pods are Pending: not scaling it down. Re-run to finish the drain.")),
 			fmt.Sprintf("ks_scale_group %s %s 0 0", s.g.Kind, quote(name)),
 			fmt.Sprintf("ks_journal_set %s %s", groupKey(s.g.Name, "state"), stateScaledDown),
 		},

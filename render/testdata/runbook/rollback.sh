@@ -1,0 +1,493 @@
+#!/usr/bin/env bash
+# karpshift runbook: rollback, cluster demo.
+# Generated from plan.yaml (snapshot sha256:9b074816d53d0c07d1ac33a418d3be8ef62d7732143c4203e09b4944911d4c9a).
+#
+# It runs the same checks, commands and waits as 'karpshift rollback', step by step,
+# and asks before each phase (KS_YES=1 answers yes). Review every command first.
+# Re-running it resumes: a step whose check says it is done is skipped.
+# It takes the same lock (Lease kube-system/karpshift) and journal (ConfigMap kube-system/karpshift-state) as karpshift.
+# Exit codes: 0 done, 1 a command failed, 3 a precondition blocked (that step changed
+# nothing), 130 stopped at a confirmation.
+set -euo pipefail
+
+CLUSTER=demo
+KS_NS=kube-system
+KS_STATE=karpshift-state
+KS_LEASE=karpshift
+export AWS_REGION=us-west-2 AWS_DEFAULT_REGION=us-west-2
+
+ks_log() { printf '%s\n' "$*" >&2; }
+
+# ks_blocked MESSAGE: a precondition failed; nothing in this step was changed.
+ks_blocked() {
+  printf 'BLOCKED: %s\n' "$*" >&2
+  exit 3
+}
+
+# ks_confirm PHASE: asks before each phase; KS_YES=1 answers yes.
+ks_confirm() {
+  if [[ "${KS_YES:-0}" == 1 ]]; then
+    return 0
+  fi
+  local answer=""
+  read -r -p "Continue with phase '$1'? [y/N] " answer || true
+  if [[ "$answer" != y && "$answer" != yes ]]; then
+    ks_log "Stopped before phase '$1': nothing in it was changed. Re-run this script to resume."
+    exit 130
+  fi
+}
+
+# ks_wait_until TIMEOUT_SECONDS INTERVAL_SECONDS WHAT COMMAND...: polls COMMAND.
+ks_wait_until() {
+  local timeout=$1 interval=$2 what=$3
+  shift 3
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    if ((SECONDS >= deadline)); then
+      ks_log "timed out after ${timeout}s waiting for ${what}"
+      return 1
+    fi
+    sleep "$interval"
+  done
+}
+
+# ks_lock / ks_unlock: the Lease karpshift's executor also takes, so that the script
+# and 'karpshift migrate' never run at the same time.
+ks_lock() {
+  local holder now
+  now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
+  KS_ME="runbook:$(id -un)@$(hostname):$$"
+  holder=$(kubectl -n "$KS_NS" get lease "$KS_LEASE" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true)
+  if [[ -n "$holder" && "$holder" != "$KS_ME" ]]; then
+    ks_blocked "the lease $KS_NS/$KS_LEASE is held by '$holder'. If that run is gone, release it: kubectl -n $KS_NS patch lease $KS_LEASE --type merge -p '{\"spec\":{\"holderIdentity\":null}}'"
+  fi
+  kubectl apply -f - >/dev/null <<EOF
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata:
+  name: ${KS_LEASE}
+  namespace: ${KS_NS}
+spec:
+  holderIdentity: "${KS_ME}"
+  leaseDurationSeconds: 14400
+  acquireTime: "${now}"
+  renewTime: "${now}"
+EOF
+  trap ks_unlock EXIT
+}
+
+ks_unlock() {
+  kubectl -n "$KS_NS" patch lease "$KS_LEASE" --type merge -p '{"spec":{"holderIdentity":null}}' >/dev/null 2>&1 || true
+}
+
+# ks_journal_get KEY / ks_journal_set KEY VALUE: the karpshift-state ConfigMap, shared
+# with 'karpshift migrate' and 'karpshift rollback'.
+ks_journal_get() {
+  local key=${1//./\\.}
+  kubectl -n "$KS_NS" get configmap "$KS_STATE" -o "jsonpath={.data.${key}}" 2>/dev/null || true
+}
+
+ks_journal_set() {
+  if ! kubectl -n "$KS_NS" get configmap "$KS_STATE" >/dev/null 2>&1; then
+    kubectl -n "$KS_NS" create configmap "$KS_STATE" >/dev/null
+  fi
+  kubectl -n "$KS_NS" patch configmap "$KS_STATE" --type merge -p "{\"data\":{\"$1\":\"$2\"}}" >/dev/null
+}
+
+# ks_group_nodes KIND NAME...: the nodes of a group. managed: the EKS node group label;
+# self-managed: the instances of its Auto Scaling groups, matched by provider ID;
+# nodepool: the nodes of Karpenter NodePools.
+ks_group_nodes() {
+  local kind=$1 pool
+  shift
+  if [[ "$kind" == managed ]]; then
+    kubectl get nodes -l "eks.amazonaws.com/nodegroup=$1" -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}'
+    return 0
+  fi
+  if [[ "$kind" == nodepool ]]; then
+    for pool in "$@"; do
+      kubectl get nodes -l "karpenter.sh/nodepool=$pool" -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}'
+    done
+    return 0
+  fi
+  local ids
+  ids=$(aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$@" \
+    --query 'AutoScalingGroups[].Instances[].InstanceId' --output text | tr '\t' '\n')
+  if [[ -z "$ids" ]]; then
+    return 0
+  fi
+  kubectl get nodes -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.providerID}{"\n"}{end}' |
+    awk -v ids="$ids" 'BEGIN { n = split(ids, a, "\n"); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+      { m = split($2, p, "/"); if (m > 0 && want[p[m]]) print $1 }'
+}
+
+# ks_group_sizes KIND NAME: "min max desired" of a node group or Auto Scaling group.
+ks_group_sizes() {
+  if [[ "$1" == managed ]]; then
+    aws eks describe-nodegroup --cluster-name "$CLUSTER" --nodegroup-name "$2" \
+      --query 'nodegroup.scalingConfig.[minSize,maxSize,desiredSize]' --output text | tr '\t' ' '
+  else
+    aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$2" \
+      --query 'AutoScalingGroups[0].[MinSize,MaxSize,DesiredCapacity]' --output text | tr '\t' ' '
+  fi
+}
+
+# ks_scale_group KIND NAME MIN DESIRED [MAX]: sets a group's sizes (max unchanged unless given).
+ks_scale_group() {
+  local kind=$1 name=$2 min=$3 desired=$4 max=${5:-}
+  if [[ -z "$max" ]]; then
+    max=$(ks_group_sizes "$kind" "$name" | awk '{print $2}')
+  fi
+  if [[ "$kind" == managed ]]; then
+    aws eks update-nodegroup-config --cluster-name "$CLUSTER" --nodegroup-name "$name" \
+      --scaling-config "minSize=${min},maxSize=${max},desiredSize=${desired}" >/dev/null
+  else
+    aws autoscaling update-auto-scaling-group --auto-scaling-group-name "$name" \
+      --min-size "$min" --max-size "$max" --desired-capacity "$desired"
+  fi
+}
+
+# ks_pod_rows NODE: one line per pod on NODE:
+# ns/name|owner kind|mirror|phase|do-not-disrupt|safe-to-evict|emptyDir volumes
+ks_pod_rows() {
+  kubectl get pods -A --field-selector "spec.nodeName=$1" -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}|{.metadata.ownerReferences[0].kind}|{.metadata.annotations.kubernetes\.io/config\.mirror}|{.status.phase}|{.metadata.annotations.karpenter\.sh/do-not-disrupt}|{.metadata.annotations.cluster-autoscaler\.kubernetes\.io/safe-to-evict}|{.spec.volumes[*].emptyDir}{"\n"}{end}'
+}
+
+# ks_node_pods NODE: the pods a drain must move off NODE (not DaemonSet, not mirror,
+# not finished).
+ks_node_pods() {
+  ks_pod_rows "$1" | awk -F'|' '$1 != "" && $2 != "DaemonSet" && $3 == "" && $4 != "Succeeded" && $4 != "Failed" { print $1 }'
+}
+
+# ks_blocking_pods ALLOW_DO_NOT_DISRUPT ALLOW_STANDALONE ALLOW_EMPTYDIR NODE...: the pods
+# that block a drain unless the matching flag (1) allows them.
+ks_blocking_pods() {
+  local dnd=$1 standalone=$2 emptydir=$3 node
+  shift 3
+  for node in "$@"; do
+    ks_pod_rows "$node" | awk -F'|' -v dnd="$dnd" -v sa="$standalone" -v ed="$emptydir" '
+      $1 == "" || $2 == "DaemonSet" || $3 != "" || $4 == "Succeeded" || $4 == "Failed" { next }
+      dnd != 1 && ($5 == "true" || $6 == "false") { print $1 " (do-not-disrupt or safe-to-evict=false)"; next }
+      sa != 1 && $2 == "" { print $1 " (no controller)"; next }
+      ed != 1 && $7 != "" { print $1 " (emptyDir volume)" }'
+  done
+}
+
+# ks_group_blocking_pods ALLOW_DND ALLOW_STANDALONE ALLOW_EMPTYDIR KIND NAME...
+ks_group_blocking_pods() {
+  local dnd=$1 standalone=$2 emptydir=$3
+  shift 3
+  local -a nodes
+  mapfile -t nodes < <(ks_group_nodes "$@")
+  if ((${#nodes[@]} > 0)); then
+    ks_blocking_pods "$dnd" "$standalone" "$emptydir" "${nodes[@]}"
+  fi
+}
+
+# ks_node_drained NODE: cordoned and running nothing a drain must move.
+ks_node_drained() {
+  [[ "$(kubectl get node "$1" -o jsonpath='{.spec.unschedulable}')" == true ]] || return 1
+  [[ -z "$(ks_node_pods "$1")" ]]
+}
+
+# ks_group_drained KIND NAME...: every node of the group is drained.
+ks_group_drained() {
+  local node
+  while read -r node; do
+    if [[ -n "$node" ]] && ! ks_node_drained "$node"; then
+      return 1
+    fi
+  done < <(ks_group_nodes "$@")
+}
+
+# ks_group_empty KIND NAME...: the group has no node left.
+ks_group_empty() {
+  [[ -z "$(ks_group_nodes "$@")" ]]
+}
+
+ks_no_pending_pods() {
+  [[ -z "$(kubectl get pods -A --field-selector=status.phase=Pending -o name)" ]]
+}
+
+# ks_drain_group BATCH TIMEOUT ALLOW_DND ALLOW_STANDALONE ALLOW_EMPTYDIR DISABLE_EVICTION KIND NAME...
+# Cordons the group's nodes BATCH at a time (a number or a percentage), drains them with
+# the eviction API, and waits for the evicted pods to run elsewhere before the next
+# batch. The nodes are listed again on every loop, to catch a scale-up.
+ks_drain_group() {
+  local batch=$1 timeout=$2 dnd=$3 standalone=$4 emptydir=$5 noevict=$6
+  shift 6
+  local -a nodes todo chunk flags=(--ignore-daemonsets "--timeout=${timeout}s")
+  if [[ "$standalone" == 1 ]]; then flags+=(--force); fi
+  if [[ "$emptydir" == 1 ]]; then flags+=(--delete-emptydir-data); fi
+  if [[ "$noevict" == 1 ]]; then flags+=(--disable-eviction); fi
+  local node blocking size=0
+  while true; do
+    mapfile -t nodes < <(ks_group_nodes "$@")
+    if ((size == 0)); then
+      size=$batch
+      if [[ "$batch" == *% ]]; then
+        size=$(((${#nodes[@]} * ${batch%\%} + 99) / 100))
+      fi
+      if ((size < 1)); then size=1; fi
+    fi
+    todo=()
+    for node in "${nodes[@]}"; do
+      if [[ -n "$node" ]] && ! ks_node_drained "$node"; then todo+=("$node"); fi
+    done
+    if ((${#todo[@]} == 0)); then
+      return 0
+    fi
+    chunk=("${todo[@]:0:size}")
+    blocking=$(ks_blocking_pods "$dnd" "$standalone" "$emptydir" "${chunk[@]}")
+    if [[ -n "$blocking" ]]; then
+      ks_blocked "these pods block the drain of ${chunk[*]}: ${blocking//$'\n'/, }. Nothing on these nodes was changed. Allow them with the matching flag, or move them, then re-run."
+    fi
+    for node in "${chunk[@]}"; do
+      kubectl cordon "$node"
+      kubectl annotate --overwrite node "$node" karpshift.dev/cordoned=true >/dev/null
+    done
+    for node in "${chunk[@]}"; do
+      kubectl drain "${flags[@]}" "$node"
+    done
+    ks_wait_until "$timeout" 10 "the evicted pods to run elsewhere" ks_no_pending_pods
+  done
+}
+
+# ks_uncordon_group KIND NAME...: uncordons the group's nodes that karpshift cordoned.
+ks_uncordon_group() {
+  local node
+  while read -r node; do
+    if [[ -n "$node" && "$(kubectl get node "$node" -o jsonpath='{.metadata.annotations.karpshift\.dev/cordoned}')" == true ]]; then
+      kubectl uncordon "$node"
+      kubectl annotate node "$node" karpshift.dev/cordoned- >/dev/null
+    fi
+  done < <(ks_group_nodes "$@")
+}
+
+# ks_karpenter_ready NS DEPLOYMENT: every replica of the controller is Ready.
+ks_karpenter_ready() {
+  local want ready
+  want=$(kubectl -n "$1" get deployment "$2" -o jsonpath='{.spec.replicas}')
+  ready=$(kubectl -n "$1" get deployment "$2" -o jsonpath='{.status.readyReplicas}')
+  [[ -n "$ready" && "$ready" -ge 1 && "$ready" == "$want" ]]
+}
+
+# ks_karpenter_hosts_ok NS SELECTOR KIND:NAME...: the controller runs neither on a
+# Karpenter node nor on a group that is about to be drained.
+ks_karpenter_hosts_ok() {
+  local ns=$1 selector=$2 spec node
+  shift 2
+  local -a hosts drained
+  mapfile -t hosts < <(kubectl -n "$ns" get pods -l "$selector" -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}')
+  for node in "${hosts[@]}"; do
+    if [[ -n "$node" && -n "$(kubectl get node "$node" -o jsonpath='{.metadata.labels.karpenter\.sh/nodepool}')" ]]; then
+      ks_log "the Karpenter controller runs on $node, a node Karpenter itself manages"
+      return 1
+    fi
+  done
+  for spec in "$@"; do
+    mapfile -t drained < <(ks_group_nodes "${spec%%:*}" "${spec#*:}")
+    for node in "${hosts[@]}"; do
+      if [[ -n "$node" ]] && printf '%s\n' "${drained[@]}" | grep -qxF -- "$node"; then
+        ks_log "the Karpenter controller runs on $node, in group ${spec#*:} which is about to be drained"
+        return 1
+      fi
+    done
+  done
+}
+
+# ks_karpenter_crds: the karpenter.sh/v1 and karpenter.k8s.aws/v1 APIs are served.
+ks_karpenter_crds() {
+  kubectl get --raw /apis/karpenter.sh/v1 | grep -q '"nodepools"' &&
+    kubectl get --raw /apis/karpenter.sh/v1 | grep -q '"nodeclaims"' &&
+    kubectl get --raw /apis/karpenter.k8s.aws/v1 | grep -q '"ec2nodeclasses"'
+}
+
+# ks_node_role_can_join ROLE: an EC2_LINUX access entry or an aws-auth mapping exists.
+ks_node_role_can_join() {
+  local role=$1 arn type
+  while read -r arn; do
+    if [[ -n "$arn" && ( "$arn" == *":role/$role" || "$arn" == *"/$role" ) ]]; then
+      type=$(aws eks describe-access-entry --cluster-name "$CLUSTER" --principal-arn "$arn" --query 'accessEntry.type' --output text)
+      if [[ "$type" == EC2_LINUX || "$type" == EC2_WINDOWS ]]; then
+        return 0
+      fi
+    fi
+  done < <(aws eks list-access-entries --cluster-name "$CLUSTER" --query 'accessEntries[]' --output text 2>/dev/null | tr '\t' '\n')
+  kubectl -n kube-system get configmap aws-auth -o jsonpath='{.data.mapRoles}' 2>/dev/null |
+    grep -Eq "rolearn: *arn:[^[:space:]]*/${role}[[:space:]]*$"
+}
+
+# ks_interruption_queue NS DEPLOYMENT: Karpenter has an interruption queue configured.
+ks_interruption_queue() {
+  kubectl -n "$1" get deployment "$2" -o jsonpath='{.spec.template.spec.containers[*].env[?(@.name=="INTERRUPTION_QUEUE")].value}' | grep -q .
+}
+
+# ks_object_ready KIND NAME: the object's Ready condition is True.
+ks_object_ready() {
+  [[ "$(kubectl get "$1" "$2" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+}
+
+# ks_replicas NS DEPLOYMENT: spec.replicas; ks_running_replicas: status.replicas (0 when unset).
+ks_replicas() {
+  kubectl -n "$1" get deployment "$2" -o jsonpath='{.spec.replicas}'
+}
+
+ks_running_replicas() {
+  local n
+  n=$(kubectl -n "$1" get deployment "$2" -o jsonpath='{.status.replicas}')
+  printf '%s\n' "${n:-0}"
+}
+
+ks_lock
+
+# ======================================================================================
+# Phase: group:asg-ondemand
+# ======================================================================================
+ks_confirm group:asg-ondemand
+
+# [1/12] rollback/group/asg-ondemand/uncordon
+# Uncordon the nodes of asg-ondemand that karpshift cordoned
+step_1_apply() {
+  ks_uncordon_group self-managed asg-ondemand
+}
+ks_log '==> [1/12] rollback/group/asg-ondemand/uncordon: Uncordon the nodes of asg-ondemand that karpshift cordoned'
+step_1_apply
+
+# [2/12] rollback/group/asg-ondemand/restore-sizes
+# Restore the sizes of asg-ondemand recorded in the journal
+step_2_done() {
+  [[ -z "$(ks_journal_get group.asg-ondemand.sizes)" || "$(ks_group_sizes self-managed asg-ondemand)" == "$(ks_journal_get group.asg-ondemand.sizes)" ]]
+}
+step_2_apply() {
+  read -r ks_min ks_max ks_desired <<<"$(ks_journal_get group.asg-ondemand.sizes)"
+  ks_scale_group self-managed asg-ondemand "$ks_min" "$ks_desired" "$ks_max"
+}
+ks_log '==> [2/12] rollback/group/asg-ondemand/restore-sizes: Restore the sizes of asg-ondemand recorded in the journal'
+if step_2_done; then
+  ks_log '    already done'
+else
+  step_2_apply
+fi
+
+# [3/12] rollback/group/asg-ondemand/wait-nodes
+# Wait until asg-ondemand has its recorded desired number of Ready nodes
+step_3_wait() {
+  (( $(ks_group_nodes self-managed asg-ondemand | grep -c .) >= $(ks_journal_get group.asg-ondemand.sizes | awk '{print $3+0}') ))
+}
+ks_log '==> [3/12] rollback/group/asg-ondemand/wait-nodes: Wait until asg-ondemand has its recorded desired number of Ready nodes'
+ks_wait_until 900 10 'the nodes of asg-ondemand to come back' step_3_wait
+
+# [4/12] rollback/group/asg-ondemand/forget
+# Remove asg-ondemand from the journal (it is no longer migrating)
+step_4_apply() {
+  kubectl -n "$KS_NS" patch configmap "$KS_STATE" --type merge -p '{"data":{"group.asg-ondemand.kind":null,"group.asg-ondemand.owners":null,"group.asg-ondemand.sizes":null,"group.asg-ondemand.state":null}}'
+}
+ks_log '==> [4/12] rollback/group/asg-ondemand/forget: Remove asg-ondemand from the journal (it is no longer migrating)'
+step_4_apply
+
+# ======================================================================================
+# Phase: group:ng-spot
+# ======================================================================================
+ks_confirm group:ng-spot
+
+# [5/12] rollback/group/ng-spot/uncordon
+# Uncordon the nodes of ng-spot that karpshift cordoned
+step_5_apply() {
+  ks_uncordon_group managed ng-spot
+}
+ks_log '==> [5/12] rollback/group/ng-spot/uncordon: Uncordon the nodes of ng-spot that karpshift cordoned'
+step_5_apply
+
+# [6/12] rollback/group/ng-spot/restore-sizes
+# Restore the sizes of ng-spot recorded in the journal
+step_6_done() {
+  [[ -z "$(ks_journal_get group.ng-spot.sizes)" || "$(ks_group_sizes managed ng-spot)" == "$(ks_journal_get group.ng-spot.sizes)" ]]
+}
+step_6_apply() {
+  read -r ks_min ks_max ks_desired <<<"$(ks_journal_get group.ng-spot.sizes)"
+  ks_scale_group managed ng-spot "$ks_min" "$ks_desired" "$ks_max"
+}
+ks_log '==> [6/12] rollback/group/ng-spot/restore-sizes: Restore the sizes of ng-spot recorded in the journal'
+if step_6_done; then
+  ks_log '    already done'
+else
+  step_6_apply
+fi
+
+# [7/12] rollback/group/ng-spot/wait-nodes
+# Wait until ng-spot has its recorded desired number of Ready nodes
+step_7_wait() {
+  (( $(ks_group_nodes managed ng-spot | grep -c .) >= $(ks_journal_get group.ng-spot.sizes | awk '{print $3+0}') ))
+}
+ks_log '==> [7/12] rollback/group/ng-spot/wait-nodes: Wait until ng-spot has its recorded desired number of Ready nodes'
+ks_wait_until 900 10 'the nodes of ng-spot to come back' step_7_wait
+
+# [8/12] rollback/group/ng-spot/forget
+# Remove ng-spot from the journal (it is no longer migrating)
+step_8_apply() {
+  kubectl -n "$KS_NS" patch configmap "$KS_STATE" --type merge -p '{"data":{"group.ng-spot.kind":null,"group.ng-spot.owners":null,"group.ng-spot.sizes":null,"group.ng-spot.state":null}}'
+}
+ks_log '==> [8/12] rollback/group/ng-spot/forget: Remove ng-spot from the journal (it is no longer migrating)'
+step_8_apply
+
+# ======================================================================================
+# Phase: resume-autoscaler
+# ======================================================================================
+ks_confirm resume-autoscaler
+
+# [9/12] rollback/resume-autoscaler
+# Scale Cluster Autoscaler kube-system/cluster-autoscaler back to the replicas the journal recorded
+step_9_done() {
+  [[ -z "$(ks_journal_get autoscaler.replicas)" ]]
+}
+step_9_apply() {
+  kubectl -n kube-system scale deployment cluster-autoscaler --replicas="$(ks_journal_get autoscaler.replicas)"
+  kubectl -n "$KS_NS" patch configmap "$KS_STATE" --type merge -p '{"data":{"autoscaler.replicas":null}}'
+}
+ks_log '==> [9/12] rollback/resume-autoscaler: Scale Cluster Autoscaler kube-system/cluster-autoscaler back to the replicas the journal recorded'
+if step_9_done; then
+  ks_log '    already done'
+else
+  step_9_apply
+fi
+
+# ======================================================================================
+# Phase: remove-nodepools
+# ======================================================================================
+ks_confirm remove-nodepools
+
+# [10/12] rollback/nodepools/freeze
+# Stop NodePools on-demand, spot from launching nodes (limits cpu: 0)
+step_10_apply() {
+  kubectl patch nodepool on-demand --type merge -p '{"spec":{"limits":{"cpu":"0"}}}'
+  kubectl patch nodepool spot --type merge -p '{"spec":{"limits":{"cpu":"0"}}}'
+}
+ks_log '==> [10/12] rollback/nodepools/freeze: Stop NodePools on-demand, spot from launching nodes (limits cpu: 0)'
+step_10_apply
+
+# [11/12] rollback/nodepools/drain
+# Cordon and drain the nodes of NodePools on-demand, spot back onto the node groups (PDBs honoured)
+step_11_done() {
+  ks_group_drained nodepool on-demand spot
+}
+step_11_apply() {
+  ks_drain_group 1 900 0 0 0 0 nodepool on-demand spot
+}
+ks_log '==> [11/12] rollback/nodepools/drain: Cordon and drain the nodes of NodePools on-demand, spot back onto the node groups (PDBs honoured)'
+if step_11_done; then
+  ks_log '    already done'
+else
+  step_11_apply
+fi
+
+# [12/12] rollback/nodepools/delete
+# Delete NodePools on-demand, spot
+step_12_apply() {
+  kubectl delete nodepool on-demand --ignore-not-found
+  kubectl delete nodepool spot --ignore-not-found
+}
+ks_log '==> [12/12] rollback/nodepools/delete: Delete NodePools on-demand, spot'
+step_12_apply
+
+ks_log 'Runbook finished.'
