@@ -30,7 +30,7 @@ func BootstrapCloudFormationTemplate(s *bootstrap.Spec) ([]byte, error) {
 		res[id] = bsCFNResource("AWS::IAM::Role", map[string]any{
 			"RoleName":                 r.Name,
 			"Path":                     "/",
-			"Description":              "Karpenter node role for EKS cluster " + s.Cluster.Name + " (EC2NodeClasses " + bsJoin(r.EC2NodeClasses) + ")",
+			"Description":              r.Description,
 			"AssumeRolePolicyDocument": bsCFNPolicy(r.TrustPolicy),
 			"ManagedPolicyArns":        r.ManagedPolicyARNs,
 			"Tags":                     tags,
@@ -65,7 +65,7 @@ func BootstrapCloudFormationTemplate(s *bootstrap.Spec) ([]byte, error) {
 	res["ControllerRole"] = bsCFNResource("AWS::IAM::Role", map[string]any{
 		"RoleName":                 c.RoleName,
 		"Path":                     "/",
-		"Description":              "Karpenter controller role for EKS cluster " + s.Cluster.Name + " (" + string(c.Identity) + ")",
+		"Description":              c.Description,
 		"AssumeRolePolicyDocument": bsCFNPolicy(c.TrustPolicy),
 		"Policies":                 []any{map[string]any{"PolicyName": c.PolicyName, "PolicyDocument": bsCFNPolicy(c.Policy)}},
 		"Tags":                     tags,

@@ -285,6 +285,7 @@ func (d *deriver) controller() error {
 		c.RoleName = DefaultControllerRoleName(d.e.cluster)
 	}
 	c.RoleARN = d.e.roleARN(c.RoleName)
+	c.Description = "Karpenter controller role for EKS cluster " + d.e.cluster + ", created by karpshift"
 	c.Identity = d.o.Identity
 	issuer := strings.TrimPrefix(strings.TrimPrefix(d.s.Cluster.OIDCIssuer, "https://"), "http://")
 	if c.Identity == "" {

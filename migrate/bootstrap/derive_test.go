@@ -190,6 +190,14 @@ func TestBootstrapControllerHost(t *testing.T) {
 		s.Controller.Namespace != "karpenter" || s.Helm.Values.PodLabels["fargate"] != "karpenter" {
 		t.Fatalf("fargate host: %+v ns %s labels %v", s.Helm.Host, s.Helm.Namespace, s.Helm.Values.PodLabels)
 	}
+	if s := derive(t, load(t, "ondemand-configmap-fargate")); hasNote(s, "dns-on-karpenter") {
+		t.Error("CoreDNS has its Fargate profile; no DNS warning is due")
+	}
+	ff := load(t, "ondemand-configmap-fargate")
+	ff.Snapshot.FargateProfiles = ff.Snapshot.FargateProfiles[1:] // drop the coredns profile
+	if s := derive(t, ff); !hasNote(s, "dns-on-karpenter") {
+		t.Error("CoreDNS would run on Karpenter nodes only, and nothing says so")
+	}
 	s := derive(t, load(t, "spot-api-group"))
 	terms := s.Helm.Values.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
 	if len(terms) != 1 || terms[0].MatchExpressions[1].Key != bootstrap.LabelNodegroup || !slices.Equal(terms[0].MatchExpressions[1].Values, []string{"system"}) {

@@ -304,10 +304,40 @@ func (d *deriver) cautions() error {
 			fmt.Sprintf("the two controller replicas must run on different nodes, but the host groups %s may shrink to %d node(s)", strings.Join(d.spec.Helm.Host.Groups, ", "), minNodes),
 			"raise the host groups' minimum size to 2 so both replicas always have a node")
 	}
+	if d.spec.Helm.Host.FargateProfile != "" && !d.keepsAnyGroup() && !d.fargateRunsCoreDNS() {
+		d.note("dns-on-karpenter", NoteWarn,
+			"no group stays and no Fargate profile selects CoreDNS, so after the cutover CoreDNS runs only on Karpenter's nodes; if they are all gone, the controller on Fargate cannot resolve the AWS endpoints",
+			"add a Fargate profile for CoreDNS (kube-system, k8s-app=kube-dns), or set dnsPolicy: Default in "+"the chart values so the controller uses the VPC resolver")
+	}
 	if k := d.s.Karpenter; k != nil && k.Installed {
 		d.note("karpenter-installed", NoteInfo,
 			fmt.Sprintf("Karpenter %s is already installed (%s/%s); the Helm release adopts it only if it is the release %q in namespace %s", k.Version, k.Namespace, k.Deployment, helmRelease, d.spec.Helm.Namespace),
 			"check with: helm list -A")
 	}
 	return nil
+}
+
+func (d *deriver) keepsAnyGroup() bool {
+	for _, m := range d.p.Groups {
+		if m.Action != plan.ActionMigrate {
+			return true
+		}
+	}
+	return false
+}
+
+// fargateRunsCoreDNS reports whether a Fargate profile selects the CoreDNS pods
+// (kube-system, with no labels or k8s-app=kube-dns).
+func (d *deriver) fargateRunsCoreDNS() bool {
+	for _, fp := range d.s.FargateProfiles {
+		for _, sel := range fp.Selectors {
+			if sel.Namespace != "kube-system" {
+				continue
+			}
+			if v, ok := sel.Labels["k8s-app"]; len(sel.Labels) == 0 || (ok && v == "kube-dns" && len(sel.Labels) == 1) {
+				return true
+			}
+		}
+	}
+	return false
 }

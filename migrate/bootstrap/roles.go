@@ -83,6 +83,7 @@ func (d *deriver) nodeRoles() error {
 			d.note("existing-node-role", NoteInfo, "node role "+name+" exists and is used as it is; karpshift neither creates nor changes it", "")
 		default:
 			r.Create = true
+			r.Description = "Karpenter node role for EKS cluster " + d.e.cluster + ", created by karpshift"
 			r.TrustPolicy = d.e.nodeTrust()
 			r.ManagedPolicyARNs = d.e.nodeManagedPolicyARNs()
 		}

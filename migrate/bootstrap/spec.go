@@ -52,9 +52,9 @@ type Spec struct {
 	APIVersion string  `json:"apiVersion"`
 	Kind       string  `json:"kind"`
 	Cluster    Cluster `json:"cluster"`
-	Partition string  `json:"partition"`
-	Region    string  `json:"region"`
-	AccountID string  `json:"accountID"`
+	Partition  string  `json:"partition"`
+	Region     string  `json:"region"`
+	AccountID  string  `json:"accountID"`
 	// Tags go on every resource karpshift creates (TagManagedBy, TagCluster).
 	Tags []Tag `json:"tags"`
 
@@ -90,6 +90,8 @@ type Tag struct {
 type NodeRole struct {
 	Name string `json:"name"`
 	ARN  string `json:"arn"`
+	// Description is what a created role says about itself.
+	Description string `json:"description,omitempty"`
 	// Create is true when karpshift creates and owns the role; false when the plan
 	// reuses a role that already exists (a managed node group's, for example).
 	Create bool `json:"create"`
@@ -119,8 +121,10 @@ type InstanceProfile struct {
 
 // Controller is the Karpenter controller's IAM role and how its pods assume it.
 type Controller struct {
-	RoleName       string          `json:"roleName"`
-	RoleARN        string          `json:"roleARN"`
+	RoleName string `json:"roleName"`
+	RoleARN  string `json:"roleARN"`
+	// Description is what the role says about itself.
+	Description    string          `json:"description"`
 	Identity       Identity        `json:"identity"`
 	Namespace      string          `json:"namespace"`
 	ServiceAccount string          `json:"serviceAccount"`

@@ -39,7 +39,7 @@ func (r *run) role(ctx context.Context, name, description string, trust *bootstr
 			_, err := r.c.IAM.CreateRole(ctx, &iam.CreateRoleInput{
 				RoleName:                 aws.String(name),
 				Path:                     aws.String("/"),
-				Description:              aws.String(description),
+				Description:              aws.String(description), // empty is allowed
 				AssumeRolePolicyDocument: aws.String(trust.JSON()),
 				Tags:                     r.iamTags(),
 			})
@@ -78,8 +78,7 @@ func (r *run) nodeRole(ctx context.Context, nr bootstrap.NodeRole) bool {
 		r.exists(res, "reused as it is (karpshift does not manage it)")
 		return true
 	}
-	desc := "Karpenter node role for EKS cluster " + r.s.Cluster.Name
-	if !r.role(ctx, nr.Name, desc, nr.TrustPolicy) {
+	if !r.role(ctx, nr.Name, nr.Description, nr.TrustPolicy) {
 		return false
 	}
 	attached := map[string]bool{}
@@ -187,7 +186,7 @@ func (r *run) controller(ctx context.Context) {
 			r.exists(ores, "the cluster's OIDC provider exists")
 		}
 	}
-	if !r.role(ctx, c.RoleName, "Karpenter controller role for EKS cluster "+r.s.Cluster.Name, c.TrustPolicy) {
+	if !r.role(ctx, c.RoleName, c.Description, c.TrustPolicy) {
 		return
 	}
 	pres := res + "/policy/" + c.PolicyName

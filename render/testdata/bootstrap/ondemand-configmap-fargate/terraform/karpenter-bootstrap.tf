@@ -360,7 +360,7 @@ data "aws_iam_policy_document" "controller" {
 resource "aws_iam_role" "controller" {
   name               = "KarpenterControllerRole-legacy"
   path               = "/"
-  description        = "Karpenter controller role for EKS cluster legacy (pod-identity)"
+  description        = "Karpenter controller role for EKS cluster legacy, created by karpshift"
   assume_role_policy = data.aws_iam_policy_document.controller_trust.json
   tags               = local.karpshift_tags
 }

@@ -36,7 +36,7 @@ data "aws_iam_policy_document" "node_karpenter_node_role_prod_trust" {
 resource "aws_iam_role" "node_karpenter_node_role_prod" {
   name               = "KarpenterNodeRole-prod"
   path               = "/"
-  description        = "Karpenter node role for EKS cluster prod (EC2NodeClasses batch, web)"
+  description        = "Karpenter node role for EKS cluster prod, created by karpshift"
   assume_role_policy = data.aws_iam_policy_document.node_karpenter_node_role_prod_trust.json
   tags               = local.karpshift_tags
 }
@@ -388,7 +388,7 @@ data "aws_iam_policy_document" "controller" {
 resource "aws_iam_role" "controller" {
   name               = "KarpenterControllerRole-prod"
   path               = "/"
-  description        = "Karpenter controller role for EKS cluster prod (irsa)"
+  description        = "Karpenter controller role for EKS cluster prod, created by karpshift"
   assume_role_policy = data.aws_iam_policy_document.controller_trust.json
   tags               = local.karpshift_tags
 }

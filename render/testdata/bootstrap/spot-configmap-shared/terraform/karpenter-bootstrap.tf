@@ -355,7 +355,7 @@ data "aws_iam_policy_document" "controller" {
 resource "aws_iam_role" "controller" {
   name               = "KarpenterControllerRole-shop"
   path               = "/"
-  description        = "Karpenter controller role for EKS cluster shop (irsa)"
+  description        = "Karpenter controller role for EKS cluster shop, created by karpshift"
   assume_role_policy = data.aws_iam_policy_document.controller_trust.json
   tags               = local.karpshift_tags
 }

@@ -36,7 +36,7 @@ data "aws_iam_policy_document" "node_karpenter_node_role_mixed_trust" {
 resource "aws_iam_role" "node_karpenter_node_role_mixed" {
   name               = "KarpenterNodeRole-mixed"
   path               = "/"
-  description        = "Karpenter node role for EKS cluster mixed (EC2NodeClasses linux)"
+  description        = "Karpenter node role for EKS cluster mixed, created by karpshift"
   assume_role_policy = data.aws_iam_policy_document.node_karpenter_node_role_mixed_trust.json
   tags               = local.karpshift_tags
 }
@@ -62,7 +62,7 @@ data "aws_iam_policy_document" "node_karpenter_windows_node_role_mixed_trust" {
 resource "aws_iam_role" "node_karpenter_windows_node_role_mixed" {
   name               = "KarpenterWindowsNodeRole-mixed"
   path               = "/"
-  description        = "Karpenter node role for EKS cluster mixed (EC2NodeClasses windows)"
+  description        = "Karpenter node role for EKS cluster mixed, created by karpshift"
   assume_role_policy = data.aws_iam_policy_document.node_karpenter_windows_node_role_mixed_trust.json
   tags               = local.karpshift_tags
 }
@@ -419,7 +419,7 @@ data "aws_iam_policy_document" "controller" {
 resource "aws_iam_role" "controller" {
   name               = "KarpenterControllerRole-mixed"
   path               = "/"
-  description        = "Karpenter controller role for EKS cluster mixed (pod-identity)"
+  description        = "Karpenter controller role for EKS cluster mixed, created by karpshift"
   assume_role_policy = data.aws_iam_policy_document.controller_trust.json
   tags               = local.karpshift_tags
 }
