@@ -120,7 +120,8 @@ func (s *pauseStep) Apply(ctx context.Context) error {
 			n = s.ca.Replicas
 			env.emit(Event{Type: Warning, Step: s.id, Message: fmt.Sprintf("Cluster Autoscaler was already at 0; recording the %d replicas the snapshot saw for rollback", n)})
 		}
-		if err := env.Journal().set1(ctx, keyAutoscalerReplicas, strconv.Itoa(int(n))); err != nil {
+		v, dep := strconv.Itoa(int(n)), s.ca.Namespace+"/"+s.ca.Name
+		if err := env.Journal().Set(ctx, map[string]*string{keyAutoscalerReplicas: &v, keyAutoscalerDeployment: &dep}); err != nil {
 			return err
 		}
 	}
@@ -135,7 +136,7 @@ func (s *pauseStep) Script() script.Script {
 	return script.Script{
 		Done: fmt.Sprintf(`! kubectl -n %s get deployment %s >/dev/null 2>&1 || [[ "$(ks_replicas %s %s)" == 0 && -n "$(ks_journal_get %s)" ]]`, ns, name, ns, name, keyAutoscalerReplicas),
 		Apply: []string{
-			fmt.Sprintf(`if [[ -z "$(ks_journal_get %s)" ]]; then ks_journal_set %s "$(ks_replicas %s %s)"; fi`, keyAutoscalerReplicas, keyAutoscalerReplicas, ns, name),
+			fmt.Sprintf(`if [[ -z "$(ks_journal_get %s)" ]]; then ks_journal_set %s "$(ks_replicas %s %s)"; ks_journal_set %s %s; fi`, keyAutoscalerReplicas, keyAutoscalerReplicas, ns, name, keyAutoscalerDeployment, quote(s.ca.Namespace+"/"+s.ca.Name)),
 			fmt.Sprintf("kubectl -n %s scale deployment %s --replicas=0", ns, name),
 		},
 		Wait: scriptWait(fmt.Sprintf(`[[ "$(ks_running_replicas %s %s)" == 0 ]]`, ns, name), "the Cluster Autoscaler pods to stop", 5*time.Minute),
@@ -188,7 +189,7 @@ func (s *resumeStep) Apply(ctx context.Context) error {
 			return err
 		}
 	}
-	return env.Journal().Set(ctx, map[string]*string{keyAutoscalerReplicas: nil})
+	return env.Journal().Set(ctx, map[string]*string{keyAutoscalerReplicas: nil, keyAutoscalerDeployment: nil})
 }
 
 func (s *resumeStep) Script() script.Script {
@@ -197,7 +198,7 @@ func (s *resumeStep) Script() script.Script {
 		Done: fmt.Sprintf(`[[ -z "$(ks_journal_get %s)" ]]`, keyAutoscalerReplicas),
 		Apply: []string{
 			fmt.Sprintf(`kubectl -n %s scale deployment %s --replicas="$(ks_journal_get %s)"`, ns, name, keyAutoscalerReplicas),
-			fmt.Sprintf(`kubectl -n "$KS_NS" patch configmap "$KS_STATE" --type merge -p '{"data":{"%s":null}}'`, keyAutoscalerReplicas),
+			fmt.Sprintf(`kubectl -n "$KS_NS" patch configmap "$KS_STATE" --type merge -p '{"data":{"%s":null,"%s":null}}'`, keyAutoscalerReplicas, keyAutoscalerDeployment),
 		},
 	}
 }

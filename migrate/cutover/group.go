@@ -83,12 +83,18 @@ func (s *markStep) Apply(ctx context.Context) error {
 	if !found {
 		return fmt.Errorf("group %s no longer exists", s.g.Name)
 	}
-	v, kind, state := sizes.String(), string(s.g.Kind), stateMigrating
-	return env.Journal().Set(ctx, map[string]*string{
+	v, kind, state, cluster := sizes.String(), string(s.g.Kind), stateMigrating, env.Cluster
+	m := map[string]*string{
 		groupKey(s.g.Name, "sizes"): &v,
 		groupKey(s.g.Name, "kind"):  &kind,
 		groupKey(s.g.Name, "state"): &state,
-	})
+		keyCluster:                  &cluster,
+	}
+	if len(s.g.ASGNames) > 0 {
+		asgs := strings.Join(s.g.ASGNames, ",")
+		m[groupKey(s.g.Name, "asgs")] = &asgs
+	}
+	return env.Journal().Set(ctx, m)
 }
 
 func (s *markStep) Script() script.Script {
@@ -96,13 +102,18 @@ func (s *markStep) Script() script.Script {
 	if !s.g.managed() {
 		name = s.g.asg()
 	}
+	apply := []string{}
+	if len(s.g.ASGNames) > 0 {
+		apply = append(apply, fmt.Sprintf("ks_journal_set %s %s", groupKey(s.g.Name, "asgs"), quote(strings.Join(s.g.ASGNames, ","))))
+	}
 	return script.Script{
 		Done: fmt.Sprintf(`[[ -n "$(ks_journal_get %s)" ]]`, groupKey(s.g.Name, "sizes")),
-		Apply: []string{
+		Apply: append(apply,
 			fmt.Sprintf(`ks_journal_set %s "$(ks_group_sizes %s %s)"`, groupKey(s.g.Name, "sizes"), s.g.Kind, quote(name)),
 			fmt.Sprintf("ks_journal_set %s %s", groupKey(s.g.Name, "kind"), s.g.Kind),
 			fmt.Sprintf("ks_journal_set %s %s", groupKey(s.g.Name, "state"), stateMigrating),
-		},
+			fmt.Sprintf(`ks_journal_set %s "$CLUSTER"`, keyCluster),
+		),
 	}
 }
 

@@ -18,15 +18,20 @@ import (
 // progress: Checks read the cluster. Keys are flat so that the shell runbook reads and
 // writes the same record (ks_journal_get / ks_journal_set):
 //
+//	cluster                  the EKS cluster
 //	autoscaler.replicas      Cluster Autoscaler's replicas before the pause
+//	autoscaler.deployment    its namespace/name
 //	group.<g>.kind           managed | self-managed
+//	group.<g>.asgs           its Auto Scaling groups, comma-separated
 //	group.<g>.sizes          "min max desired" before the migration
 //	group.<g>.state          migrating | scaled-down
 //	group.<g>.owners         JSON: the workloads whose pods were evicted, and their counts
 //	override.<name>          an explicit safety override used (disable-eviction), with who and when
 //	step.<id>                when a step was done
 const (
-	keyAutoscalerReplicas = "autoscaler.replicas"
+	keyCluster              = "cluster"
+	keyAutoscalerReplicas   = "autoscaler.replicas"
+	keyAutoscalerDeployment = "autoscaler.deployment"
 	stateMigrating        = "migrating"
 	stateScaledDown       = "scaled-down"
 )

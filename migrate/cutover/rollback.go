@@ -273,7 +273,7 @@ type forgetStep struct {
 }
 
 func (s *forgetStep) keys() []string {
-	return []string{groupKey(s.g.Name, "kind"), groupKey(s.g.Name, "owners"), groupKey(s.g.Name, "sizes"), groupKey(s.g.Name, "state")}
+	return []string{groupKey(s.g.Name, "asgs"), groupKey(s.g.Name, "kind"), groupKey(s.g.Name, "owners"), groupKey(s.g.Name, "sizes"), groupKey(s.g.Name, "state")}
 }
 
 func (s *forgetStep) Check(ctx context.Context) (Status, error) {

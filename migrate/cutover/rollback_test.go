@@ -160,3 +160,35 @@ func TestRollbackRejectsRemoveNodePoolsWithGroups(t *testing.T) {
 		t.Error("want an error")
 	}
 }
+
+func TestRollbackFromTheJournalAlone(t *testing.T) {
+	w := cutovertest.NewWorld()
+	if _, _, err := migrate(t, w, opts()); err != nil {
+		t.Fatal(err)
+	}
+	env := w.Env()
+	env.Cluster = ""
+	p, s, err := cutover.RollbackPlan(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Cluster != "demo" || len(p.Groups) != 2 || len(p.NodePools) != 2 || s.Autoscaler == nil || s.Autoscaler.Deployment != "cluster-autoscaler" {
+		t.Fatalf("plan %+v snapshot %+v", p, s)
+	}
+	if got := p.Move("asg-ondemand"); got.Kind != "self-managed" || len(got.ASGNames) != 1 || got.ASGNames[0] != "asg-ondemand" {
+		t.Errorf("asg-ondemand move %+v", got)
+	}
+	steps, err := cutover.BuildRollback(p, s, env, cutover.RollbackOptions{RemoveNodePools: true, Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &cutover.Recorder{}
+	if _, err := executor(env, "rb").Run(context.Background(), steps, rec); err != nil {
+		logEvents(t, rec)
+		t.Fatal(err)
+	}
+	wantRestored(t, w)
+	if w.NodePool("spot") != nil {
+		t.Error("NodePools not removed")
+	}
+}

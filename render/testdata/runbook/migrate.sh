@@ -550,7 +550,7 @@ step_12_done() {
   ! kubectl -n kube-system get deployment cluster-autoscaler >/dev/null 2>&1 || [[ "$(ks_replicas kube-system cluster-autoscaler)" == 0 && -n "$(ks_journal_get autoscaler.replicas)" ]]
 }
 step_12_apply() {
-  if [[ -z "$(ks_journal_get autoscaler.replicas)" ]]; then ks_journal_set autoscaler.replicas "$(ks_replicas kube-system cluster-autoscaler)"; fi
+  if [[ -z "$(ks_journal_get autoscaler.replicas)" ]]; then ks_journal_set autoscaler.replicas "$(ks_replicas kube-system cluster-autoscaler)"; ks_journal_set autoscaler.deployment kube-system/cluster-autoscaler; fi
   kubectl -n kube-system scale deployment cluster-autoscaler --replicas=0
 }
 step_12_wait() {
@@ -575,9 +575,11 @@ step_13_done() {
   [[ -n "$(ks_journal_get group.ng-spot.sizes)" ]]
 }
 step_13_apply() {
+  ks_journal_set group.ng-spot.asgs eks-ng-spot-0001
   ks_journal_set group.ng-spot.sizes "$(ks_group_sizes managed ng-spot)"
   ks_journal_set group.ng-spot.kind managed
   ks_journal_set group.ng-spot.state migrating
+  ks_journal_set cluster "$CLUSTER"
 }
 ks_log '==> [13/19] group/ng-spot/mark: Mark ng-spot as migrating: record its sizes (2/6/2) in the journal'
 if step_13_done; then
@@ -637,9 +639,11 @@ step_16_done() {
   [[ -n "$(ks_journal_get group.asg-ondemand.sizes)" ]]
 }
 step_16_apply() {
+  ks_journal_set group.asg-ondemand.asgs asg-ondemand
   ks_journal_set group.asg-ondemand.sizes "$(ks_group_sizes self-managed asg-ondemand)"
   ks_journal_set group.asg-ondemand.kind self-managed
   ks_journal_set group.asg-ondemand.state migrating
+  ks_journal_set cluster "$CLUSTER"
 }
 ks_log '==> [16/19] group/asg-ondemand/mark: Mark asg-ondemand as migrating: record its sizes (1/4/2) in the journal'
 if step_16_done; then

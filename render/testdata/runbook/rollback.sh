@@ -381,7 +381,7 @@ ks_wait_until 900 10 'the nodes of asg-ondemand to come back' step_3_wait
 # [4/12] rollback/group/asg-ondemand/forget
 # Remove asg-ondemand from the journal (it is no longer migrating)
 step_4_apply() {
-  kubectl -n "$KS_NS" patch configmap "$KS_STATE" --type merge -p '{"data":{"group.asg-ondemand.kind":null,"group.asg-ondemand.owners":null,"group.asg-ondemand.sizes":null,"group.asg-ondemand.state":null}}'
+  kubectl -n "$KS_NS" patch configmap "$KS_STATE" --type merge -p '{"data":{"group.asg-ondemand.asgs":null,"group.asg-ondemand.kind":null,"group.asg-ondemand.owners":null,"group.asg-ondemand.sizes":null,"group.asg-ondemand.state":null}}'
 }
 ks_log '==> [4/12] rollback/group/asg-ondemand/forget: Remove asg-ondemand from the journal (it is no longer migrating)'
 step_4_apply
@@ -426,7 +426,7 @@ ks_wait_until 900 10 'the nodes of ng-spot to come back' step_7_wait
 # [8/12] rollback/group/ng-spot/forget
 # Remove ng-spot from the journal (it is no longer migrating)
 step_8_apply() {
-  kubectl -n "$KS_NS" patch configmap "$KS_STATE" --type merge -p '{"data":{"group.ng-spot.kind":null,"group.ng-spot.owners":null,"group.ng-spot.sizes":null,"group.ng-spot.state":null}}'
+  kubectl -n "$KS_NS" patch configmap "$KS_STATE" --type merge -p '{"data":{"group.ng-spot.asgs":null,"group.ng-spot.kind":null,"group.ng-spot.owners":null,"group.ng-spot.sizes":null,"group.ng-spot.state":null}}'
 }
 ks_log '==> [8/12] rollback/group/ng-spot/forget: Remove ng-spot from the journal (it is no longer migrating)'
 step_8_apply
@@ -443,7 +443,7 @@ step_9_done() {
 }
 step_9_apply() {
   kubectl -n kube-system scale deployment cluster-autoscaler --replicas="$(ks_journal_get autoscaler.replicas)"
-  kubectl -n "$KS_NS" patch configmap "$KS_STATE" --type merge -p '{"data":{"autoscaler.replicas":null}}'
+  kubectl -n "$KS_NS" patch configmap "$KS_STATE" --type merge -p '{"data":{"autoscaler.replicas":null,"autoscaler.deployment":null}}'
 }
 ks_log '==> [9/12] rollback/resume-autoscaler: Scale Cluster Autoscaler kube-system/cluster-autoscaler back to the replicas the journal recorded'
 if step_9_done; then
