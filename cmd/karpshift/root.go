@@ -80,6 +80,9 @@ Start with 'karpshift demo' (no cloud needed), then 'karpshift inventory'.`,
 		newSimulateCommand(g),
 		newBootstrapCommand(g),
 		newPlanCommand(g),
+		newMigrateCommand(g),
+		newRollbackCommand(g),
+		newRunbookCommand(g),
 	)
 	return cmd
 }

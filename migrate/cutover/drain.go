@@ -360,4 +360,3 @@ func nodeNames(nodes []corev1.Node) []string {
 	}
 	return out
 }
-

@@ -32,8 +32,8 @@ const (
 	keyCluster              = "cluster"
 	keyAutoscalerReplicas   = "autoscaler.replicas"
 	keyAutoscalerDeployment = "autoscaler.deployment"
-	stateMigrating        = "migrating"
-	stateScaledDown       = "scaled-down"
+	stateMigrating          = "migrating"
+	stateScaledDown         = "scaled-down"
 )
 
 // JournalKey builds a journal key from parts; characters a ConfigMap key cannot hold

@@ -604,3 +604,12 @@ func (w *World) Update(o runtime.Object) {
 		panic(err)
 	}
 }
+
+// PDB returns a PodDisruptionBudget, or nil.
+func (w *World) PDB(ns, name string) *policyv1.PodDisruptionBudget {
+	o, err := w.Kube.Tracker().Get(pdbGVR, ns, name)
+	if err != nil {
+		return nil
+	}
+	return o.(*policyv1.PodDisruptionBudget)
+}
