@@ -62,8 +62,10 @@ func recoverable(err error) bool {
 	return utilnet.IsConnectionReset(err) || utilnet.IsConnectionRefused(err) || utilnet.IsProbableEOF(err)
 }
 
-// defaultBackoff is the retry schedule for recoverable errors: 1s, 2s, 4s, 8s, 16s.
-var defaultBackoff = wait.Backoff{Duration: time.Second, Factor: 2, Steps: 5, Cap: 30 * time.Second}
+// defaultBackoff is the retry schedule for recoverable errors: 1s, 2s, 4s, 8s, 16s,
+// then 30s three times (about two minutes: an EKS node group update in progress, which
+// answers ResourceInUseException, usually finishes by then).
+var defaultBackoff = wait.Backoff{Duration: time.Second, Factor: 2, Steps: 8, Cap: 30 * time.Second}
 
 // retry runs op until it succeeds, fails with an unrecoverable error, or the backoff is
 // spent. Waits use the env's clock.
