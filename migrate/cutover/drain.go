@@ -195,7 +195,8 @@ func (s *drainStep) drainBatch(ctx context.Context, env *Env, h *drain.Helper, g
 	for _, n := range chunk {
 		if hosts[n.Name] {
 			return &BlockedError{Step: s.id, Reason: fmt.Sprintf("the Karpenter controller runs on node %s of %s", n.Name, s.what),
-				Fix: "pin Karpenter to capacity that stays (a kept node group or Fargate), then re-run"}
+				Fix:       "pin Karpenter to capacity that stays (a kept node group or Fargate), then re-run",
+				Untouched: untouchedBatch(chunk)}
 		}
 		list, errs := h.GetPodsForDeletion(n.Name)
 		if len(errs) > 0 {
@@ -207,7 +208,7 @@ func (s *drainStep) drainBatch(ctx context.Context, env *Env, h *drain.Helper, g
 			if reason == "" {
 				reason = errors.Join(errs...).Error()
 			}
-			return &BlockedError{Step: s.id, Reason: reason + " (node " + n.Name + ")", Fix: fix + "; then re-run"}
+			return &BlockedError{Step: s.id, Reason: reason + " (node " + n.Name + ")", Fix: fix + "; then re-run", Untouched: untouchedBatch(chunk)}
 		}
 		evict = append(evict, list.Pods()...)
 	}
@@ -271,6 +272,10 @@ func (s *drainStep) drainBatch(ctx context.Context, env *Env, h *drain.Helper, g
 		env.emit(Event{Type: NodeDrained, Step: s.id, Group: s.group, Node: n.Name, Message: "drained"})
 	}
 	return nil
+}
+
+func untouchedBatch(chunk []corev1.Node) string {
+	return "nodes " + strings.Join(nodeNames(chunk), ", ") + " were not cordoned and none of their pods evicted"
 }
 
 type refusal struct {

@@ -216,7 +216,7 @@ func (e *Env) waitBackoff(ctx context.Context, ev Event, timeout time.Duration, 
 		e.emit(ev)
 		return nil
 	}
-	if err != nil || ok {
+	if err != nil && !recoverable(err) || ok {
 		return err
 	}
 	ev.Type = Waiting

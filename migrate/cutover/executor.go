@@ -145,9 +145,11 @@ func (x *Executor) Run(ctx context.Context, steps []Step, sink Sink) (*Result, e
 			env.emit(withErr(ev, StepFailed, err))
 			var be *BlockedError
 			if errors.As(err, &be) {
-				if be.Untouched == "" {
-					be.Untouched = untouched(res, steps[i+1:]) + "; in " + s.ID() + " the nodes of the refused batch were not cordoned and their pods not evicted"
+				what := s.ID() + " stopped part-way (its check now refuses)"
+				if be.Untouched != "" {
+					what = "in " + s.ID() + ", " + be.Untouched
 				}
+				be.Untouched = untouched(res, steps[i+1:]) + "; " + what
 				return res, be
 			}
 			return res, x.stepError(s, err, res)

@@ -315,3 +315,31 @@ func TestRefusesWhenKarpenterMovesOntoTheGroupBeingDrained(t *testing.T) {
 		t.Error(v)
 	}
 }
+
+func TestBlockedPodAppearingMidRunStopsBeforeItsGroup(t *testing.T) {
+	w := cutovertest.NewWorld()
+	env := w.Env()
+	x := executor(env, "me")
+	x.Confirm = func(phase string) bool {
+		if phase == "group:asg-ondemand" {
+			p := pod("late-pinned", "asg-ondemand-1", true)
+			p.Annotations = map[string]string{"karpenter.sh/do-not-disrupt": "true"}
+			w.AddPod(p)
+		}
+		return true
+	}
+	_, err := x.Run(context.Background(), build(t, w, env, opts()), nil)
+	var be *cutover.BlockedError
+	if !errors.As(err, &be) {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	// The mark step of the group ran (it only records); the drain refused before any cordon.
+	if be.Step != "group/asg-ondemand/drain" || !strings.Contains(be.Untouched, "this run completed") || !strings.Contains(be.Untouched, "group/ng-spot/scale-down") || !strings.Contains(be.Untouched, "not started: group/asg-ondemand/drain") {
+		t.Errorf("refusal: %v", err)
+	}
+	for _, n := range cutovertest.ASGNodes {
+		if w.Node(n).Spec.Unschedulable {
+			t.Errorf("%s was cordoned", n)
+		}
+	}
+}
