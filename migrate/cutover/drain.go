@@ -67,7 +67,7 @@ func (s *drainStep) Check(ctx context.Context) (Status, error) {
 		if err != nil {
 			return Status{}, err
 		}
-		if !n.Spec.Unschedulable || anyMustMove(ps) {
+		if !n.Spec.Unschedulable || anyToMove(&n, ps) {
 			todo = append(todo, n.Name)
 			pods = append(pods, ps...)
 		}
@@ -81,9 +81,12 @@ func (s *drainStep) Check(ctx context.Context) (Status, error) {
 	return PendingStatus(fmt.Sprintf("%d of %d nodes of %s still to drain", len(todo), len(nodes), s.what)), nil
 }
 
-func anyMustMove(pods []corev1.Pod) bool {
+// anyToMove reports whether a pod on node n still has to move. A pod being deleted on
+// a NotReady node will never finish terminating (no kubelet to confirm it): it does
+// not hold the drain up; its replacement is still awaited.
+func anyToMove(n *corev1.Node, pods []corev1.Pod) bool {
 	for i := range pods {
-		if mustMove(&pods[i]) {
+		if mustMove(&pods[i]) && !(pods[i].DeletionTimestamp != nil && !nodeReady(n)) {
 			return true
 		}
 	}
@@ -155,7 +158,7 @@ func (s *drainStep) Apply(ctx context.Context) error {
 				return err
 			}
 			switch {
-			case n.Spec.Unschedulable && !anyMustMove(ps):
+			case n.Spec.Unschedulable && !anyToMove(&n, ps):
 				drained++
 			case !processed[n.Name]:
 				todo = append(todo, n)
@@ -241,13 +244,19 @@ func (s *drainStep) drainBatch(ctx context.Context, env *Env, h *drain.Helper, g
 		return &DrainTimeoutError{Group: s.group, Timeout: timeout, Nodes: nodeNames(chunk), Pods: stuck}
 	}
 
+	// A pod on a NotReady node never finishes terminating (no kubelet): once it is
+	// being deleted it counts as gone, as kubectl drain's skip-wait-for-delete does.
+	notReady := map[string]bool{}
+	for i := range chunk {
+		notReady[chunk[i].Name] = !nodeReady(&chunk[i])
+	}
 	var why []string
 	cond := func(ctx context.Context) (bool, error) {
 		why = why[:0]
 		for i := range evict {
 			p := &evict[i]
 			cur, err := env.c().Kube.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
-			if err == nil && cur.UID == p.UID {
+			if err == nil && cur.UID == p.UID && !(cur.DeletionTimestamp != nil && notReady[cur.Spec.NodeName]) {
 				why = append(why, podKey(p)+" has not terminated yet")
 			} else if err != nil && !apierrors.IsNotFound(err) {
 				return false, err

@@ -168,3 +168,22 @@ func TestDrainWaitsForReplacementsBeforeTheNextBatch(t *testing.T) {
 		t.Errorf("a batch started before the previous one's replacements ran: %v", early)
 	}
 }
+
+func TestPodsStuckTerminatingOnANotReadyNodeDoNotHoldTheDrain(t *testing.T) {
+	w := cutovertest.NewWorld()
+	n := w.Node("ng-spot-2")
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionUnknown}}
+	w.Update(n)
+	w.Stuck = map[string]bool{"ng-spot-2": true}
+	_, rec, err := migrate(t, w, opts())
+	if err != nil {
+		logEvents(t, rec)
+		t.Fatal(err)
+	}
+	for _, v := range w.Violations() {
+		t.Error(v)
+	}
+	if s, _ := w.EKS.Nodegroup("ng-spot"); s.Desired != 0 {
+		t.Error("ng-spot not scaled down")
+	}
+}

@@ -157,6 +157,9 @@ func (e *Env) emit(ev Event) {
 		ev.Time = e.now()
 	}
 	ev.DryRun = e.DryRun()
+	if e.Log != nil {
+		e.Log.Debug(ev.Message, "event", ev.Type, "step", ev.Step, "group", ev.Group, "node", ev.Node, "pod", ev.Pod, "dryRun", ev.DryRun)
+	}
 	s.Event(ev)
 }
 

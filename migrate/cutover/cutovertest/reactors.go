@@ -46,7 +46,19 @@ func (w *World) installKubeReactors() {
 		}
 		w.mu.Lock()
 		w.evictions = append(w.evictions, pod.Namespace+"/"+pod.Name)
+		stuck := w.Stuck[pod.Spec.NodeName]
 		w.mu.Unlock()
+		if stuck {
+			if pod.DeletionTimestamp == nil {
+				now := metav1.NewTime(w.Clock.Now())
+				pod.DeletionTimestamp = &now
+				if err := t.Update(podsGVR, pod, pod.Namespace); err != nil {
+					return true, nil, err
+				}
+				w.replace(pod)
+			}
+			return true, nil, nil
+		}
 		if err := t.Delete(podsGVR, pod.Namespace, pod.Name); err != nil {
 			return true, nil, err
 		}
@@ -179,6 +191,7 @@ func (w *World) replace(p *corev1.Pod) {
 	}
 	n := p.DeepCopy()
 	n.ResourceVersion = ""
+	n.DeletionTimestamp = nil
 	n.UID = w.nextUID("pod")
 	n.Spec.NodeName = ""
 	n.Status = corev1.PodStatus{Phase: corev1.PodPending}
@@ -335,7 +348,7 @@ func (w *World) resize(group string, desired int32) {
 			ref := metav1.GetControllerOf(&p)
 			mirror := p.Annotations[corev1.MirrorPodAnnotationKey] != ""
 			finished := p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
-			if !mirror && !finished && (ref == nil || ref.Kind != "DaemonSet") {
+			if !mirror && !finished && p.DeletionTimestamp == nil && (ref == nil || ref.Kind != "DaemonSet") {
 				w.violate("node %s of %s terminated while pod %s/%s still ran on it", n.Name, group, p.Namespace, p.Name)
 			}
 			_ = t.Delete(podsGVR, p.Namespace, p.Name)

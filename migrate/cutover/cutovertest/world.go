@@ -44,6 +44,9 @@ type World struct {
 	mu sync.Mutex
 	// KarpenterReady makes applied NodeClasses and NodePools Ready (default true).
 	KarpenterReady bool
+	// Stuck lists nodes without a working kubelet: a pod evicted there is marked
+	// for deletion but never goes away.
+	Stuck          map[string]bool
 	violations     []string
 	evictions      []string
 	deletes        []string
