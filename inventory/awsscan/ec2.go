@@ -98,7 +98,7 @@ func (s *scanner) instanceTypes(ctx context.Context, res *Result) ([]snapshot.In
 					"instance types were not read (the offline catalog can stand in)", err)
 			}
 			for _, it := range page.InstanceTypes {
-				out = append(out, convertInstanceType(it))
+				out = append(out, InstanceTypeFromEC2(it))
 			}
 		}
 	}
@@ -123,55 +123,90 @@ func missing[T any](wanted []string, got []T, name func(T) string) []string {
 	return missing
 }
 
-func convertInstanceType(it ec2types.InstanceTypeInfo) snapshot.InstanceType {
-	out := snapshot.InstanceType{
-		Name:                  string(it.InstanceType),
-		Hypervisor:            string(it.Hypervisor),
-		BareMetal:             aws.ToBool(it.BareMetal),
-		SupportedUsageClasses: stringsOf(it.SupportedUsageClasses),
+// InstanceTypeFromEC2 turns one DescribeInstanceTypes entry into the snapshot's
+// instance type. The scan, the catalog generator and the catalog's live mode all use it,
+// so embedded, scanned and live data mean the same:
+//
+//   - MaxENIs is the default network card's MaximumNetworkInterfaces, the number the
+//     VPC CNI and Karpenter's max-pods use; NetworkInfo.MaximumNetworkInterfaces (all
+//     cards) is only the fallback when no card is listed. The two differ on multi-card
+//     types such as c6in.32xlarge (8 vs 16).
+//   - GPU and accelerator facts keep EC2's spelling ("NVIDIA", "A10G"); Labels lowers
+//     them as Karpenter does. GPUName/GPUMemoryMiB are set only when EC2 lists exactly
+//     one GPU device, mirroring Karpenter, which labels only that case; GPUCount is the
+//     sum over devices.
+//   - Neuron devices (Inferentia, Trainium) take precedence over the older
+//     InferenceAcceleratorInfo; their manufacturer is "AWS", which is how Allocatable
+//     recognises aws.amazon.com/neuron.
+//   - LocalNVMeGiB is EC2's InstanceStorageInfo.TotalSizeInGB (decimal GB, the number
+//     Karpenter puts in instance-local-nvme) when the storage is NVMe.
+func InstanceTypeFromEC2(info ec2types.InstanceTypeInfo) snapshot.InstanceType {
+	it := snapshot.InstanceType{
+		Name:       string(info.InstanceType),
+		Hypervisor: string(info.Hypervisor),
+		BareMetal:  aws.ToBool(info.BareMetal),
 	}
-	if it.VCpuInfo != nil {
-		out.VCPU = aws.ToInt32(it.VCpuInfo.DefaultVCpus)
+	if info.VCpuInfo != nil {
+		it.VCPU = aws.ToInt32(info.VCpuInfo.DefaultVCpus)
 	}
-	if it.MemoryInfo != nil {
-		out.MemoryMiB = aws.ToInt64(it.MemoryInfo.SizeInMiB)
+	if info.MemoryInfo != nil {
+		it.MemoryMiB = aws.ToInt64(info.MemoryInfo.SizeInMiB)
 	}
-	if p := it.ProcessorInfo; p != nil {
-		out.Architectures = stringsOf(p.SupportedArchitectures)
-		out.CPUManufacturer = aws.ToString(p.Manufacturer)
-	}
-	if g := it.GpuInfo; g != nil && len(g.Gpus) > 0 {
-		// Like Karpenter: the count sums every GPU entry; the other facts are the first's.
-		for _, d := range g.Gpus {
-			out.GPUCount += aws.ToInt32(d.Count)
+	if p := info.ProcessorInfo; p != nil {
+		it.CPUManufacturer = aws.ToString(p.Manufacturer)
+		for _, a := range p.SupportedArchitectures {
+			it.Architectures = append(it.Architectures, string(a))
 		}
-		out.GPUManufacturer = aws.ToString(g.Gpus[0].Manufacturer)
-		out.GPUName = aws.ToString(g.Gpus[0].Name)
-		if m := g.Gpus[0].MemoryInfo; m != nil {
-			out.GPUMemoryMiB = int64(aws.ToInt32(m.SizeInMiB))
+	}
+	if g := info.GpuInfo; g != nil && len(g.Gpus) > 0 {
+		for _, d := range g.Gpus {
+			it.GPUCount += aws.ToInt32(d.Count)
+		}
+		it.GPUManufacturer = aws.ToString(g.Gpus[0].Manufacturer)
+		if len(g.Gpus) == 1 {
+			it.GPUName = aws.ToString(g.Gpus[0].Name)
+			if g.Gpus[0].MemoryInfo != nil {
+				it.GPUMemoryMiB = int64(aws.ToInt32(g.Gpus[0].MemoryInfo.SizeInMiB))
+			}
 		}
 	}
 	switch {
-	case it.NeuronInfo != nil && len(it.NeuronInfo.NeuronDevices) > 0:
-		for _, d := range it.NeuronInfo.NeuronDevices {
-			out.AcceleratorCount += aws.ToInt32(d.Count)
+	case info.NeuronInfo != nil && len(info.NeuronInfo.NeuronDevices) > 0:
+		for _, d := range info.NeuronInfo.NeuronDevices {
+			it.AcceleratorCount += aws.ToInt32(d.Count)
 		}
-		out.AcceleratorManufacturer = "AWS"
-		out.AcceleratorName = aws.ToString(it.NeuronInfo.NeuronDevices[0].Name)
-	case it.InferenceAcceleratorInfo != nil && len(it.InferenceAcceleratorInfo.Accelerators) > 0:
-		a := it.InferenceAcceleratorInfo.Accelerators
-		for _, d := range a {
-			out.AcceleratorCount += aws.ToInt32(d.Count)
+		it.AcceleratorManufacturer = "AWS"
+		if len(info.NeuronInfo.NeuronDevices) == 1 {
+			it.AcceleratorName = aws.ToString(info.NeuronInfo.NeuronDevices[0].Name)
 		}
-		out.AcceleratorManufacturer = aws.ToString(a[0].Manufacturer)
-		out.AcceleratorName = aws.ToString(a[0].Name)
+	case info.InferenceAcceleratorInfo != nil && len(info.InferenceAcceleratorInfo.Accelerators) > 0:
+		acc := info.InferenceAcceleratorInfo.Accelerators
+		for _, d := range acc {
+			it.AcceleratorCount += aws.ToInt32(d.Count)
+		}
+		it.AcceleratorManufacturer = aws.ToString(acc[0].Manufacturer)
+		if len(acc) == 1 {
+			it.AcceleratorName = aws.ToString(acc[0].Name)
+		}
 	}
-	if n := it.NetworkInfo; n != nil {
-		out.MaxENIs = aws.ToInt32(n.MaximumNetworkInterfaces)
-		out.IPv4PerENI = aws.ToInt32(n.Ipv4AddressesPerInterface)
+	if n := info.NetworkInfo; n != nil {
+		it.IPv4PerENI = aws.ToInt32(n.Ipv4AddressesPerInterface)
+		it.MaxENIs = aws.ToInt32(n.MaximumNetworkInterfaces)
+		idx := int(aws.ToInt32(n.DefaultNetworkCardIndex))
+		for _, card := range n.NetworkCards {
+			if int(aws.ToInt32(card.NetworkCardIndex)) == idx && card.MaximumNetworkInterfaces != nil {
+				it.MaxENIs = *card.MaximumNetworkInterfaces
+				break
+			}
+		}
 	}
-	if st := it.InstanceStorageInfo; st != nil && st.NvmeSupport != ec2types.EphemeralNvmeSupportUnsupported && st.NvmeSupport != "" {
-		out.LocalNVMeGiB = aws.ToInt64(st.TotalSizeInGB)
+	for _, u := range info.SupportedUsageClasses {
+		it.SupportedUsageClasses = append(it.SupportedUsageClasses, string(u))
 	}
-	return out
+	slices.Sort(it.SupportedUsageClasses)
+	if s := info.InstanceStorageInfo; s != nil && s.TotalSizeInGB != nil &&
+		s.NvmeSupport != ec2types.EphemeralNvmeSupportUnsupported {
+		it.LocalNVMeGiB = *s.TotalSizeInGB
+	}
+	return it
 }
