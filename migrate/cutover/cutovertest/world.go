@@ -78,10 +78,10 @@ func NewWorld() *World {
 		Snapshot:       SampleSnapshot(),
 		KarpenterReady: true,
 	}
-	w.EKS.AddNodegroup("system", Sizes{1, 3, 1})
-	w.EKS.AddNodegroup("ng-spot", Sizes{2, 6, 2})
-	w.EKS.AddNodegroup("ng-legacy", Sizes{1, 1, 1})
-	w.ASG.AddGroup("asg-ondemand", Sizes{1, 4, 2}, "i-asg-ondemand-1", "i-asg-ondemand-2")
+	w.EKS.AddNodegroup("system", Sizes{Min: 1, Max: 3, Desired: 1})
+	w.EKS.AddNodegroup("ng-spot", Sizes{Min: 2, Max: 6, Desired: 2})
+	w.EKS.AddNodegroup("ng-legacy", Sizes{Min: 1, Max: 1, Desired: 1})
+	w.ASG.AddGroup("asg-ondemand", Sizes{Min: 1, Max: 4, Desired: 2}, "i-asg-ondemand-1", "i-asg-ondemand-2")
 	w.EKS.AccessEntries[NodeRoleARN] = "EC2_LINUX"
 	w.EKS.OnResize = w.resize
 	w.ASG.OnResize = w.resize
