@@ -22,6 +22,12 @@ type AutoScaling struct {
 	Updates []string
 	// OnResize is called (outside the lock) after a group's desired capacity changed.
 	OnResize func(group string, desired int32)
+	// Deleted records every DeleteAutoScalingGroup that started a deletion (delete.go).
+	Deleted []string
+	// DeletePolls is how many DescribeAutoScalingGroups calls show a deleted group as
+	// "Delete in progress" before it is gone (0: gone at once).
+	DeletePolls int
+	deleting    map[string]int
 }
 
 type asg struct {
@@ -32,7 +38,9 @@ type asg struct {
 var _ cutover.AutoScalingAPI = (*AutoScaling)(nil)
 
 // NewAutoScaling returns a fake with no groups.
-func NewAutoScaling() *AutoScaling { return &AutoScaling{groups: map[string]*asg{}} }
+func NewAutoScaling() *AutoScaling {
+	return &AutoScaling{groups: map[string]*asg{}, deleting: map[string]int{}}
+}
 
 // AddGroup adds a group with its instance ids.
 func (f *AutoScaling) AddGroup(name string, s Sizes, instances ...string) {
@@ -70,11 +78,12 @@ func (f *AutoScaling) DescribeAutoScalingGroups(_ context.Context, in *autoscali
 	defer f.mu.Unlock()
 	out := &autoscaling.DescribeAutoScalingGroupsOutput{}
 	for _, name := range in.AutoScalingGroupNames {
+		status := f.deletionPoll(name)
 		g, ok := f.groups[name]
 		if !ok {
 			continue
 		}
-		a := astypes.AutoScalingGroup{AutoScalingGroupName: aws.String(name), MinSize: aws.Int32(g.Min), MaxSize: aws.Int32(g.Max), DesiredCapacity: aws.Int32(g.Desired)}
+		a := astypes.AutoScalingGroup{AutoScalingGroupName: aws.String(name), MinSize: aws.Int32(g.Min), MaxSize: aws.Int32(g.Max), DesiredCapacity: aws.Int32(g.Desired), Status: status}
 		for _, id := range g.instances {
 			a.Instances = append(a.Instances, astypes.Instance{InstanceId: aws.String(id), LifecycleState: astypes.LifecycleStateInService})
 		}

@@ -28,13 +28,24 @@ type EKS struct {
 	Updates []string
 	// OnResize is called (outside the fake's lock) after a group's desired size changed.
 	OnResize func(group string, desired int32)
+	// NodeRoles maps node groups to the node role ARN DescribeNodegroup reports.
+	NodeRoles map[string]string
+	// AccessEntryTags maps principal ARNs to the tags DescribeAccessEntry reports.
+	AccessEntryTags map[string]map[string]string
+	// Deleted records every DeleteNodegroup that started a deletion (delete.go).
+	Deleted []string
+	// DeletePolls is how many DescribeNodegroup calls report a deleted group as
+	// DELETING before it is gone (0: gone at once, as moto does).
+	DeletePolls int
+	deleting    map[string]int
 }
 
 var _ cutover.EKSAPI = (*EKS)(nil)
 
 // NewEKS returns a fake with no node groups.
 func NewEKS(cluster string) *EKS {
-	return &EKS{Cluster: cluster, groups: map[string]*Sizes{}, AccessEntries: map[string]string{}}
+	return &EKS{Cluster: cluster, groups: map[string]*Sizes{}, AccessEntries: map[string]string{},
+		NodeRoles: map[string]string{}, AccessEntryTags: map[string]map[string]string{}, deleting: map[string]int{}}
 }
 
 // AddNodegroup adds a node group.
@@ -68,13 +79,15 @@ func (f *EKS) DescribeNodegroup(_ context.Context, in *eks.DescribeNodegroupInpu
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	name := aws.ToString(in.NodegroupName)
+	status := f.deletionPoll(name)
 	s, ok := f.groups[name]
 	if !ok {
 		return nil, f.notFound(name)
 	}
 	return &eks.DescribeNodegroupOutput{Nodegroup: &ekstypes.Nodegroup{
-		NodegroupName: aws.String(name), ClusterName: aws.String(f.Cluster), Status: ekstypes.NodegroupStatusActive,
+		NodegroupName: aws.String(name), ClusterName: aws.String(f.Cluster), Status: status,
 		ScalingConfig: &ekstypes.NodegroupScalingConfig{MinSize: aws.Int32(s.Min), MaxSize: aws.Int32(s.Max), DesiredSize: aws.Int32(s.Desired)},
+		NodeRole:      optString(f.NodeRoles[name]),
 	}}, nil
 }
 
@@ -160,5 +173,5 @@ func (f *EKS) DescribeAccessEntry(_ context.Context, in *eks.DescribeAccessEntry
 	if !ok {
 		return nil, &ekstypes.ResourceNotFoundException{Message: aws.String("no access entry " + arn)}
 	}
-	return &eks.DescribeAccessEntryOutput{AccessEntry: &ekstypes.AccessEntry{PrincipalArn: aws.String(arn), Type: aws.String(t)}}, nil
+	return &eks.DescribeAccessEntryOutput{AccessEntry: &ekstypes.AccessEntry{PrincipalArn: aws.String(arn), Type: aws.String(t), Tags: f.AccessEntryTags[arn]}}, nil
 }
