@@ -242,3 +242,23 @@ func (c *CutoverControl) send(it feedItem) bool {
 		return false
 	}
 }
+
+// RunCutover runs b's cutover of p without the UI: answer decides each phase and every
+// event goes to sink (nil drops them). It returns the run's error. Tests and headless
+// drivers use it to exercise a Backend the way the TUI does.
+func RunCutover(ctx context.Context, b Backend, p *plan.Plan, answer func(phase string) bool, sink cutover.Sink) error {
+	c := NewCutoverControl(ctx, 256)
+	defer c.Close()
+	c.start(b, p)
+	for it := range c.feed {
+		switch {
+		case it.event != nil && sink != nil:
+			sink.Event(*it.event)
+		case it.confirm != nil:
+			it.confirm.answer <- answer(it.confirm.phase)
+		case it.done != nil:
+			return it.done.err
+		}
+	}
+	return nil
+}

@@ -83,7 +83,9 @@ Start with 'karpshift demo' (no cloud needed), then 'karpshift inventory'.`,
 		newMigrateCommand(g),
 		newRollbackCommand(g),
 		newRunbookCommand(g),
+		newTUICommand(g),
 	)
+	cmd.RunE = runRootTUI(g)
 	return cmd
 }
 
