@@ -7,8 +7,9 @@
 // snapshot (SnapshotBackend); control.go is how the UI steers a running cutover
 // (confirmations, pause, resume, abort); run.go is Run. model.go is the root model that
 // routes keys and messages to the screen in front (one file per screen: inventory.go,
-// planview.go, simulate.go, cutover.go, summary.go) over the shared data.go;
-// messages.go holds the message types; keys.go the key bindings shown with
+// planview.go, simulate.go, summary.go, and cutover.go with cutover_progress.go and
+// cutover_view.go) over the shared data.go; dialogs.go holds the yes/no dialog and the
+// directory prompt; messages.go the message types; keys.go the key bindings shown with
 // bubbles/help; styles.go the lipgloss styles, built from one renderer so colour can be
 // switched off; text.go table layout. Long work (planning, simulating, writing files,
 // the cutover) runs in tea.Cmds; cutover events arrive over a channel through a wait
