@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,23 +113,68 @@ func newRunner(t testing.TB, s *harness.Stack, overrides map[string]string) *run
 	return &runner{t: t, bin: karpshiftBinary(t), env: env, dir: dir}
 }
 
-// command prepares a run; the caller starts it.
-func (r *runner) command(ctx context.Context, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-	cmd := exec.CommandContext(ctx, r.bin, args...)
+// command prepares a run; the caller starts it and calls done after Wait. stdout and
+// stderr are kept in memory and, line by line with a timestamp, in the runs folder
+// (NNN-<command>.log), as they come: a killed run's output is there too.
+func (r *runner) command(ctx context.Context, args ...string) (cmd *exec.Cmd, stdout, stderr *bytes.Buffer, done func(code int)) {
+	cmd = exec.CommandContext(ctx, r.bin, args...)
 	cmd.Env = r.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	return cmd, &stdout, &stderr
+	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	r.mu.Lock()
+	r.n++
+	n := r.n
+	r.mu.Unlock()
+	name := "run"
+	if len(args) > 0 {
+		name = args[0]
+	}
+	f, err := os.Create(filepath.Join(r.dir, fmt.Sprintf("%03d-%s.log", n, name)))
+	if err != nil {
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		return cmd, stdout, stderr, func(int) {}
+	}
+	fmt.Fprintf(f, "%s karpshift %s\n", time.Now().Format("15:04:05.000"), strings.Join(args, " "))
+	var mu sync.Mutex
+	cmd.Stdout = io.MultiWriter(stdout, &stampWriter{f: f, mu: &mu, prefix: "out| "})
+	cmd.Stderr = io.MultiWriter(stderr, &stampWriter{f: f, mu: &mu, prefix: "err| "})
+	return cmd, stdout, stderr, func(code int) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(f, "%s exit %d\n", time.Now().Format("15:04:05.000"), code)
+		f.Close()
+	}
+}
+
+// stampWriter writes each line with the time it arrived.
+type stampWriter struct {
+	f      *os.File
+	mu     *sync.Mutex
+	prefix string
+	buf    []byte
+}
+
+func (w *stampWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		fmt.Fprintf(w.f, "%s %s%s\n", time.Now().Format("15:04:05.000"), w.prefix, w.buf[:i])
+		w.buf = w.buf[i+1:]
+	}
 }
 
 // run runs karpshift to the end.
 func (r *runner) run(ctx context.Context, args ...string) result {
-	cmd, stdout, stderr := r.command(ctx, args...)
+	cmd, stdout, stderr, closeLog := r.command(ctx, args...)
 	began := time.Now()
 	err := cmd.Run()
 	res := result{Args: args, Stdout: stdout.String(), Stderr: stderr.String(), Took: time.Since(began)}
 	res.Code = exitCode(err)
-	r.keep(res)
+	closeLog(res.Code)
 	return res
 }
 
@@ -144,21 +190,6 @@ func exitCode(err error) int {
 		return ee.ExitCode()
 	}
 	return -2
-}
-
-// keep writes a run's output next to the others; a failed test's log names the folder.
-func (r *runner) keep(res result) {
-	r.mu.Lock()
-	r.n++
-	n := r.n
-	r.mu.Unlock()
-	name := "run"
-	if len(res.Args) > 0 {
-		name = res.Args[0]
-	}
-	base := filepath.Join(r.dir, fmt.Sprintf("%03d-%s", n, name))
-	_ = os.WriteFile(base+".out", []byte(res.Stdout), 0o644)
-	_ = os.WriteFile(base+".err", []byte(fmt.Sprintf("karpshift %s\nexit %d after %s\n\n%s", strings.Join(res.Args, " "), res.Code, res.Took, res.Stderr)), 0o644)
 }
 
 // must fails the test unless the run exited 0.

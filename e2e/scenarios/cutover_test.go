@@ -5,6 +5,8 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -45,6 +47,7 @@ type world struct {
 func newWorld(t *testing.T, spec clusterSpec) *world {
 	t.Helper()
 	s := harness.Start(t, harness.Options{Karpenter: true})
+	keepLogs(t, s)
 	w := &world{t: t, s: s}
 	w.c = newCluster(t, s, spec)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -75,6 +78,25 @@ func newWorld(t *testing.T, spec clusterSpec) *world {
 	}
 	t.Logf("plan: NodePools %v; cutover order %v; kept %v", pools, p.Order, names(w.kept))
 	return w
+}
+
+// keepLogs copies the stack's logs (components, karpshift runs, fleet, watcher) to
+// <repo>/.e2e/logs/<test> when KARPSHIFT_E2E_KEEP_LOGS=1, also when the test passes (a
+// failed test's logs are always kept by the harness, under .e2e/failed/<test>).
+func keepLogs(t *testing.T, s *harness.Stack) {
+	if os.Getenv("KARPSHIFT_E2E_KEEP_LOGS") != "1" {
+		return
+	}
+	dst := filepath.Join(repoRoot(t), ".e2e", "logs", strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
+	t.Cleanup(func() {
+		_ = os.RemoveAll(dst)
+		_ = os.MkdirAll(filepath.Dir(dst), 0o755)
+		if out, err := exec.Command("cp", "-r", filepath.Join(s.Dir, "logs"), dst).CombinedOutput(); err != nil {
+			t.Logf("keeping the logs: %v %s", err, out)
+			return
+		}
+		t.Logf("logs kept in %s", dst)
+	})
 }
 
 func (w *world) group(name string) groupSpec {

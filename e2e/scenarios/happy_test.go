@@ -26,7 +26,11 @@ func TestHappyPath(t *testing.T) {
 			defer cancel()
 			wt := w.startWatch(ctx)
 			began := time.Now()
-			res := w.r.run(ctx, "migrate", "--plan", w.planDir, "--approve")
+			args := []string{"migrate", "--plan", w.planDir, "--approve"}
+			if b := os.Getenv("KARPSHIFT_E2E_BATCH"); b != "" {
+				args = append(args, "--batch", b)
+			}
+			res := w.r.run(ctx, args...)
 			t.Logf("migrate exited %d after %s; stderr (end):\n%s", res.Code, res.Took.Round(time.Millisecond), lastLines(res.Stderr, 25))
 			if res.Code != 0 {
 				w.finish(wt, "happy-path", time.Since(began))
