@@ -82,7 +82,9 @@ Start with 'karpshift demo' (no cloud needed), then 'karpshift inventory'.`,
 		newPlanCommand(g),
 		newMigrateCommand(g),
 		newRollbackCommand(g),
+		newCleanupCommand(g),
 		newRunbookCommand(g),
+		newPermissionsCommand(g),
 		newTUICommand(g),
 	)
 	cmd.RunE = runRootTUI(g)

@@ -21,7 +21,7 @@ func code(err error) string {
 	return ""
 }
 
-func TestDeleteNodegroupIsAsynchronous(t *testing.T) {
+func TestCleanupDeleteNodegroupIsAsynchronous(t *testing.T) {
 	ctx := context.Background()
 	f := fakeaws.NewEKS("demo")
 	f.AddNodegroup("ng", fakeaws.Sizes{Min: 0, Max: 1, Desired: 0})
@@ -48,7 +48,7 @@ func TestDeleteNodegroupIsAsynchronous(t *testing.T) {
 	}
 }
 
-func TestDeleteAutoScalingGroupRefusesInstances(t *testing.T) {
+func TestCleanupDeleteAutoScalingGroupRefusesInstances(t *testing.T) {
 	ctx := context.Background()
 	f := fakeaws.NewAutoScaling()
 	f.AddGroup("asg", fakeaws.Sizes{Min: 0, Max: 2, Desired: 1}, "i-1")
@@ -68,7 +68,7 @@ func TestDeleteAutoScalingGroupRefusesInstances(t *testing.T) {
 	}
 }
 
-func TestIAMInstanceProfiles(t *testing.T) {
+func TestCleanupIAMInstanceProfiles(t *testing.T) {
 	f := fakeaws.NewIAM("111122223333")
 	f.Profiles["ip"] = "role"
 	out, err := f.GetInstanceProfile(context.Background(), &iam.GetInstanceProfileInput{InstanceProfileName: aws.String("ip")})
