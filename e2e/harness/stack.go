@@ -27,6 +27,9 @@ import (
 type Options struct {
 	// Karpenter also runs Karpenter's KWOK provider (its CRDs are applied first).
 	Karpenter bool
+	// InstanceTypesFile, with Karpenter, is the instance-types JSON Karpenter's KWOK
+	// provider reads (schema of e2e/stack/instance-types.sh); empty means that script's.
+	InstanceTypesFile string
 }
 
 // Stack is a running e2e stack that belongs to one test.
@@ -92,6 +95,9 @@ func Start(t testing.TB, opts Options) *Stack {
 	args := []string{"--owner-pid", fmt.Sprint(os.Getpid())}
 	if opts.Karpenter {
 		args = append(args, "--karpenter")
+		if opts.InstanceTypesFile != "" {
+			args = append(args, "--instance-types", opts.InstanceTypesFile)
+		}
 	}
 	args = append(args, dir)
 	began := time.Now()

@@ -3,11 +3,13 @@
 #   moto_server, etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok
 #   and, with --karpenter, Karpenter's KWOK provider (after applying its CRDs).
 #
-# usage: up.sh [--karpenter] [--owner-pid PID] [STACK_DIR]
+# usage: up.sh [--karpenter] [--instance-types FILE] [--owner-pid PID] [STACK_DIR]
 #
 #   STACK_DIR     where state, logs, PKI and the kubeconfig go
 #                 (default $KARPSHIFT_STACK_DIR, else $KARPSHIFT_E2E_DIR/stack, else <repo>/.e2e/stack)
 #   --karpenter   also run Karpenter's KWOK provider with the instance types of instance-types.sh
+#   --instance-types FILE
+#                 give Karpenter FILE (the JSON schema of instance-types.sh) instead
 #   --owner-pid   stop the stack (down.sh) when that process exits, e.g. a killed "go test"
 #
 # Binaries come from $KARPSHIFT_E2E_DIR/bin (default <repo>/.e2e/bin): run build.sh first.
@@ -28,16 +30,18 @@ SHARE=$E2E_DIR/share
 TIMEOUT=${KARPSHIFT_E2E_TIMEOUT:-60}
 
 KARPENTER=false
+INSTANCE_TYPES=
 OWNER_PID=
 STACK_DIR=${KARPSHIFT_STACK_DIR:-$E2E_DIR/stack}
 
 log() { printf 'up.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-usage() { echo "usage: up.sh [--karpenter] [--owner-pid PID] [STACK_DIR]" >&2; exit 2; }
+usage() { echo "usage: up.sh [--karpenter] [--instance-types FILE] [--owner-pid PID] [STACK_DIR]" >&2; exit 2; }
 
 while (($#)); do
 	case $1 in
 	--karpenter) KARPENTER=true ;;
+	--instance-types) INSTANCE_TYPES=${2:?--instance-types needs a file}; shift ;;
 	--owner-pid) OWNER_PID=${2:?--owner-pid needs a PID}; shift ;;
 	-h | --help) usage ;;
 	-*) log "unknown flag $1"; usage ;;
@@ -62,6 +66,7 @@ done
 if $KARPENTER; then
 	compgen -G "$SHARE/crds/karpenter/*.yaml" >/dev/null || die "no Karpenter CRDs in $SHARE/crds/karpenter: run e2e/stack/build.sh first"
 fi
+[[ -z $INSTANCE_TYPES || -f $INSTANCE_TYPES ]] || die "no instance-types file $INSTANCE_TYPES"
 for c in moto_server openssl curl flock; do
 	command -v "$c" >/dev/null || die "$c is not on PATH"
 done
@@ -310,7 +315,11 @@ if $KARPENTER; then
 	done
 	log "Karpenter CRDs established ($(elapsed) s)"
 
-	"$HERE/instance-types.sh" >"$STACK_DIR/instance-types.json"
+	if [[ -n $INSTANCE_TYPES ]]; then
+		cp "$INSTANCE_TYPES" "$STACK_DIR/instance-types.json" || die "copying the instance types $INSTANCE_TYPES"
+	else
+		"$HERE/instance-types.sh" >"$STACK_DIR/instance-types.json"
+	fi
 	start karpenter env KUBECONFIG="$KUBECONFIG_FILE" DISABLE_LEADER_ELECTION=true \
 		METRICS_PORT="$KARPENTER_METRICS_PORT" HEALTH_PROBE_PORT="$KARPENTER_HEALTH_PORT" \
 		BATCH_IDLE_DURATION=1s BATCH_MAX_DURATION=5s LOG_LEVEL=info \
