@@ -21,6 +21,8 @@ type data struct {
 	// gen numbers plan requests; planGen is the generation of raw/plan.
 	gen, planGen int
 	planning     bool
+	// replanQueued: options changed while a translation ran; plan them when it returns.
+	replanQueued bool
 	planErr      error
 	// raw is the translated plan; plan is raw plus the simulation's blocking findings
 	// (pods that would not schedule), as `karpshift plan` reports them.
@@ -39,6 +41,8 @@ type data struct {
 	counts   map[plan.Severity]int
 	// groupCounts counts each group's findings by severity.
 	groupCounts map[string]map[plan.Severity]int
+	// action is each group's fate in the plan.
+	action map[string]plan.Action
 }
 
 func newData(s *snapshot.Snapshot, opts plan.Options) *data {
@@ -86,8 +90,12 @@ func (d *data) index() {
 	d.findings = map[string][]plan.Finding{}
 	d.counts = map[plan.Severity]int{}
 	d.groupCounts = map[string]map[plan.Severity]int{}
+	d.action = map[string]plan.Action{}
 	if d.plan == nil {
 		return
+	}
+	for _, mv := range d.plan.Groups {
+		d.action[mv.Group] = mv.Action
 	}
 	for _, f := range d.plan.Findings {
 		d.findings[f.Group] = append(d.findings[f.Group], f)

@@ -122,10 +122,16 @@ func (m *Model) Init() tea.Cmd {
 	return m.replan(m.d.opts)
 }
 
-// replan asks the backend for a plan with opts, in a command.
+// replan asks the backend for a plan with opts, in a command. One translation runs at
+// a time: options chosen meanwhile are planned when it returns (on a large cluster a
+// translation takes seconds, and toggling quickly must not start one per key).
 func (m *Model) replan(opts plan.Options) tea.Cmd {
-	m.d.gen++
 	m.d.opts = opts
+	if m.d.planning {
+		m.d.replanQueued = true
+		return nil
+	}
+	m.d.gen++
 	m.d.planning = true
 	gen, b := m.d.gen, m.backend
 	return func() tea.Msg {
@@ -134,9 +140,10 @@ func (m *Model) replan(opts plan.Options) tea.Cmd {
 	}
 }
 
-// simulate asks the backend for the prediction of the current plan.
+// simulate asks the backend for the prediction of the current plan. One simulation
+// runs at a time: when one for an older plan returns, the current plan's starts.
 func (m *Model) simulate() tea.Cmd {
-	if m.d.raw == nil {
+	if m.d.raw == nil || m.d.simulating {
 		return nil
 	}
 	m.d.simulating = true
@@ -159,8 +166,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case PlannedMsg:
 		return m, m.planned(msg)
 	case SimulatedMsg:
-		m.simulated(msg)
-		return m, nil
+		return m, m.simulated(msg)
 	case WrittenMsg:
 		m.written(msg)
 		return m, nil
@@ -179,6 +185,10 @@ func (m *Model) planned(msg PlannedMsg) tea.Cmd {
 		return nil // an answer to an older request
 	}
 	m.d.planning = false
+	if m.d.replanQueued {
+		m.d.replanQueued = false
+		return m.replan(m.d.opts) // newer options are waiting: this answer is already old
+	}
 	if msg.Err != nil {
 		m.log.Error("planning", "err", msg.Err)
 		m.d.planErr = msg.Err
@@ -195,17 +205,17 @@ func (m *Model) planned(msg PlannedMsg) tea.Cmd {
 	return m.simulate()
 }
 
-func (m *Model) simulated(msg SimulatedMsg) {
-	if msg.Gen != m.d.planGen {
-		return
-	}
+func (m *Model) simulated(msg SimulatedMsg) tea.Cmd {
 	m.d.simulating = false
+	if msg.Gen != m.d.planGen {
+		return m.simulate() // for an older plan: simulate the current one
+	}
 	if msg.Err != nil {
 		m.log.Error("simulating", "err", msg.Err)
 		m.d.simErr = msg.Err
 		m.setError("simulation failed: %v", msg.Err)
 		m.dataChanged()
-		return
+		return nil
 	}
 	m.d.setPrediction(msg.Pred)
 	if strings.HasPrefix(m.status, "plan updated") {
@@ -213,6 +223,7 @@ func (m *Model) simulated(msg SimulatedMsg) {
 	}
 	m.log.Info("simulated", "gen", msg.Gen, "newNodes", len(msg.Pred.NewNodes), "unschedulable", len(msg.Pred.Unschedulable))
 	m.dataChanged()
+	return nil
 }
 
 func (m *Model) written(msg WrittenMsg) {

@@ -536,3 +536,21 @@ func TestTUISummaryBeforeCutover(t *testing.T) {
 	h.key("5")
 	golden(t, "summary", h.m.View())
 }
+
+func TestTUIQuickTogglesPlanOnceAtATime(t *testing.T) {
+	f := newFake(sampleSnapshot(t))
+	h := newHarness(t, f)
+	m := h.m
+	h.key("2", "f", "f", "f")
+	h.settle()
+	f.mu.Lock()
+	plans := f.plans
+	f.mu.Unlock()
+	// The first plan, the first toggle's, then one for the two toggles made meanwhile.
+	if plans != 3 {
+		t.Errorf("%d translations for three quick toggles, want 3 (one at a time, the last options last)", plans)
+	}
+	if !m.d.plan.Options.Flexible || !m.d.simCurrent() {
+		t.Errorf("after three toggles: flexible %v, simulation current %v", m.d.plan.Options.Flexible, m.d.simCurrent())
+	}
+}

@@ -343,8 +343,8 @@ func (s *planScreen) listView(m *Model, width, height int) string {
 			continue
 		}
 		action := "-"
-		if mv := d.plan.Move(g); mv != nil {
-			action = string(mv.Action)
+		if a, ok := d.action[g]; ok {
+			action = string(a)
 		}
 		rows[i] = []string{g, action, counts}
 	}
