@@ -67,11 +67,10 @@ func BuildCleanup(p *plan.Plan, env *Env, opts CleanupOptions) ([]Step, error) {
 	var steps []Step
 	for _, m := range groups {
 		g := refOf(m)
-		what, call := "node group "+m.Group, "eks delete-nodegroup"
+		d := fmt.Sprintf("Delete the emptied node group %s (aws eks delete-nodegroup) unless it has nodes left or EKS would then remove the aws-auth mapping of a node role that nodes which stay use; rollback cannot undo it", m.Group)
 		if !g.managed() {
-			what, call = "Auto Scaling group "+g.asg(), "autoscaling delete-auto-scaling-group"
+			d = fmt.Sprintf("Delete the emptied Auto Scaling group %s (aws autoscaling delete-auto-scaling-group) unless it has instances left; rollback cannot undo it", g.asg())
 		}
-		d := fmt.Sprintf("Delete the emptied %s (aws %s) once it has no node and no managed node group's deletion would cut off a node role still in use; not undone by rollback", what, call)
 		steps = append(steps, &deleteGroupStep{
 			base: sp.base("cleanup/group/"+m.Group+"/delete", d, PhaseGroupPrefix+m.Group),
 			c:    c,

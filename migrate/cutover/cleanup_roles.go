@@ -151,7 +151,7 @@ func (c *cleanup) sharedFix(env *Env, group, roleARN string, users []roleUser) s
 	if len(self) > 0 {
 		fixes = append(fixes, "give "+strings.Join(self, ", ")+" a node role of their own")
 	}
-	fixes = append(fixes, fmt.Sprintf("or keep the role in the cluster on its own with an EC2_LINUX access entry karpshift owns (authentication mode API or API_AND_CONFIG_MAP): aws eks create-access-entry --cluster-name %s --principal-arn %s --type EC2_LINUX --tags %s=%s,%s=%s (a second aws-auth entry does not help: the role's mapping is what EKS removes)",
+	fixes = append(fixes, fmt.Sprintf("or keep the role in the cluster on its own with an EC2_LINUX access entry karpshift owns (authentication mode API or API_AND_CONFIG_MAP): aws eks create-access-entry --cluster-name %s --principal-arn %s --type EC2_LINUX --tags %s=%s,%s=%s (when EKS already made an entry for the node group's role, that one is EKS's and may go with it; a second aws-auth entry does not help either: the role's mapping is what EKS removes)",
 		cluster, roleARN, bootstrap.TagManagedBy, bootstrap.ManagedByValue, bootstrap.TagCluster, cluster))
 	if len(unknown) > 0 {
 		fixes = append(fixes, "check the role of "+strings.Join(unknown, ", ")+" by hand (karpshift needs iam:GetInstanceProfile to do it); if nothing that stays uses it, "+c.deleteByHand(env, group, ""))
