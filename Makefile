@@ -10,7 +10,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 
 .PHONY: help
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## Build bin/karpshift
@@ -30,6 +30,10 @@ test-all: verify test ## Everything CI runs: verify, unit/integration tests (e2e
 .PHONY: bench
 bench: ## Go benchmarks (prints ratios where a comparison exists)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+.PHONY: bench-compare
+bench-compare: ## Karpenter's own scheduling benchmark vs karpshift's provisioner (prints ratios)
+	bash migrate/provision/bench/compare.sh
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (default 30s)
