@@ -447,7 +447,8 @@ func (m *Model) helpView() string {
 		case screenSummary:
 			own = m.sum.keys(m)
 		}
-		hk.short = append(append([]key.Binding{}, own...), m.keys.next, m.keys.jump, m.keys.help, m.keys.quit)
+		// ? and q first: the line is cut at the terminal's width.
+		hk.short = append(append([]key.Binding{m.keys.help, m.keys.quit}, own...), m.keys.next, m.keys.jump)
 		hk.full = [][]key.Binding{own, m.keys.scrollHelp(), m.keys.globalHelp()}
 		if len(own) > 4 {
 			hk.full = [][]key.Binding{own[:len(own)/2], own[len(own)/2:], m.keys.scrollHelp(), m.keys.globalHelp()}
