@@ -24,6 +24,7 @@ type tuiOptions struct {
 	logFile string
 	noColor bool
 	planDir string
+	drain   drainFlags
 }
 
 func (o *tuiOptions) addFlags(cmd *cobra.Command) {
@@ -54,7 +55,8 @@ func newTUICommandWith(g *globalOptions, deps cutoverDeps) *cobra.Command {
   5 Summary     where everything stands; export the plan directory and the runbooks
 
 With --snapshot FILE it works offline (no cutover). With --cluster NAME it scans the
-cluster first and can run the cutover, exactly as 'karpshift migrate --approve' would.
+cluster first and can run the cutover, exactly as 'karpshift migrate --approve' would
+(the drain flags are migrate's).
 Running karpshift with no command on a terminal opens it too.`,
 		Example: `  karpshift tui --snapshot prod.snapshot.yaml
   karpshift tui --cluster prod --region eu-west-1
@@ -73,6 +75,7 @@ Running karpshift with no command on a terminal opens it too.`,
 	}
 	o.source.addFlags(cmd)
 	o.addFlags(cmd)
+	o.drain.add(cmd)
 	return cmd
 }
 
@@ -89,7 +92,15 @@ func (o *tuiOptions) backend(ctx context.Context, g *globalOptions, deps cutover
 	if o.source.snapshotPath != "" {
 		return off, nil
 	}
-	return &liveBackend{Offline: off, g: g, deps: deps}, nil
+	var opts cutover.Options // defaults, as migrate's flags have them
+	if o.drain.batch != "" { // the flags are registered on the tui command, not on the root
+		batch, policy, err := o.drain.options()
+		if err != nil {
+			return nil, err
+		}
+		opts = cutover.Options{Batch: batch, Parallelism: o.drain.parallelism, DrainTimeout: o.drain.drainTimeout, Drain: policy}
+	}
+	return &liveBackend{Offline: off, g: g, deps: deps, opts: opts}, nil
 }
 
 // run hands the terminal to the TUI; meanwhile the command's logger writes to the log
@@ -159,6 +170,8 @@ type liveBackend struct {
 	*tui.Offline
 	g    *globalOptions
 	deps cutoverDeps
+	// opts shape the drains (the tui command's --batch, --drain-timeout, ... flags).
+	opts cutover.Options
 
 	mu  sync.Mutex
 	env *cutover.Env
@@ -185,7 +198,7 @@ func (b *liveBackend) Cutover(ctx context.Context, p *plan.Plan, ctl *tui.Cutove
 	if err != nil {
 		return err
 	}
-	steps, err := cutover.BuildSteps(p, b.Snapshot(), env, cutover.Options{})
+	steps, err := cutover.BuildSteps(p, b.Snapshot(), env, b.opts)
 	if err != nil {
 		return err
 	}

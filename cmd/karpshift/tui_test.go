@@ -3,14 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/karpshift/karpshift/inventory/snapshot"
 	"github.com/karpshift/karpshift/migrate/cutover"
 	"github.com/karpshift/karpshift/migrate/cutover/cutovertest"
+	"github.com/karpshift/karpshift/migrate/plan"
+	"github.com/karpshift/karpshift/migrate/sample"
 	"github.com/karpshift/karpshift/migrate/translate"
 	"github.com/karpshift/karpshift/tui"
 )
@@ -120,7 +126,7 @@ func TestTUICommandNeedsATerminal(t *testing.T) {
 
 func TestTUIRootWithoutATerminalPrintsHelp(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), nil, streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	code := run(context.Background(), []string{}, streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
 	if code != exitOK || !strings.Contains(out.String(), "Available Commands") || !strings.Contains(out.String(), "tui") {
 		t.Errorf("plain karpshift off a terminal: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
@@ -155,4 +161,181 @@ func TestTUISnapshotBackendWritesThePlanDirectoryLikePlanOut(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "plan.yaml")); err != nil {
 		t.Error(err)
 	}
+}
+
+func init() {
+	// The tmux panes are golden files too: -update rewrites them (the flag may already
+	// be defined by another test file of the package).
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files")
+	}
+}
+
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+// tmuxTUI is a karpshift binary running in a private tmux server at 120x40.
+type tmuxTUI struct {
+	t      *testing.T
+	socket string
+	dir    string
+}
+
+// startTUI builds karpshift and runs it with args in a new tmux session, in dir.
+func startTUI(t *testing.T, dir string, args ...string) *tmuxTUI {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and drives it in tmux")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (Debian package tmux)")
+	}
+	bin := filepath.Join(t.TempDir(), "karpshift")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building karpshift: %v\n%s", err, out)
+	}
+	tt := &tmuxTUI{t: t, socket: fmt.Sprintf("karpshift-tui-test-%d", os.Getpid()), dir: dir}
+	cmd := append([]string{bin}, args...)
+	tt.tmux("-f", "/dev/null", "new-session", "-d", "-s", "tui", "-x", "120", "-y", "40", "-c", dir,
+		"env", "TERM=xterm-256color", "LANG=C.UTF-8", "NO_COLOR=1", "sh", "-c", strings.Join(cmd, " ")+"; echo EXITED $?; sleep 600")
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", tt.socket, "kill-server").Run() })
+	return tt
+}
+
+func (tt *tmuxTUI) tmux(args ...string) string {
+	tt.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", tt.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		tt.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// keys sends keys one at a time, as a person types them.
+func (tt *tmuxTUI) keys(keys ...string) {
+	tt.t.Helper()
+	for _, k := range keys {
+		tt.tmux("send-keys", "-t", "tui", k)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// pane captures the screen, trailing spaces and empty lines removed.
+func (tt *tmuxTUI) pane() string {
+	out := tt.tmux("capture-pane", "-p", "-t", "tui")
+	lines := strings.Split(out, "\n")
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], " ")
+	}
+	return strings.TrimRight(strings.Join(lines, "\n"), "\n") + "\n"
+}
+
+// settle waits until the screen shows want, is not busy, and stops changing.
+func (tt *tmuxTUI) settle(want string) string {
+	tt.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	prev := ""
+	for time.Now().Before(deadline) {
+		p := tt.pane()
+		busy := strings.Contains(p, "planning…") || strings.Contains(p, "simulating…") || strings.Contains(p, "writing ")
+		if strings.Contains(p, want) && !busy && p == prev {
+			return p
+		}
+		prev = p
+		time.Sleep(150 * time.Millisecond)
+	}
+	tt.t.Fatalf("the screen never showed %q:\n%s", want, prev)
+	return ""
+}
+
+// golden compares a pane with testdata/tui/<name>.txt.
+func (tt *tmuxTUI) golden(name, pane string) {
+	tt.t.Helper()
+	path := filepath.Join("testdata", "tui", name+".txt")
+	if updating() {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			tt.t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(pane), 0o644); err != nil {
+			tt.t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		tt.t.Fatalf("%v (go test ./cmd/karpshift -run %s -update writes it)", err, tt.t.Name())
+	}
+	if string(want) != pane {
+		tt.t.Errorf("pane %s differs from %s (-update rewrites it):\n--- got\n%s--- want\n%s", name, path, pane, want)
+	}
+}
+
+// TestTUIInTmux drives `karpshift tui --snapshot` through the inventory, the plan (a
+// toggle, writing the plan directory), the simulation, the cutover screen (which needs
+// a cluster or the demo) and the summary's export, and compares the panes.
+func TestTUIInTmux(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sample.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshot.Save(filepath.Join(dir, "demo.snapshot.yaml"), s); err != nil {
+		t.Fatal(err)
+	}
+	tt := startTUI(t, dir, "tui", "--snapshot", "demo.snapshot.yaml", "--log-file", "tui.log", "--out", "plan-out")
+
+	tt.golden("1-inventory", tt.settle("press 2 to review the plan"))
+	tt.keys("2")
+	tt.golden("2-plan", tt.settle("all manifests"))
+	tt.keys("j", "j", "v")
+	tt.golden("2-plan-general-findings", tt.settle("manifests [findings]"))
+	tt.keys("f")
+	tt.golden("2-plan-flexible", tt.settle("flexible on (f)"))
+	tt.keys("w")
+	tt.settle("Write the plan directory to: plan-out")
+	tt.keys("Enter")
+	tt.golden("2-plan-written", tt.settle("wrote the plan directory to plan-out"))
+	tt.keys("3")
+	tt.golden("3-simulation", tt.settle("Predicted new nodes"))
+	tt.keys("4")
+	tt.golden("4-cutover-idle", tt.settle("Press enter to start"))
+	tt.keys("Enter")
+	tt.golden("4-cutover-needs-a-cluster", tt.settle("cutover unavailable"))
+	tt.keys("5", "e")
+	tt.settle("Export the plan directory and runbooks to: plan-out")
+	tt.keys("Enter")
+	tt.golden("5-summary-exported", tt.settle("last export: plan-out"))
+	tt.keys("q")
+	tt.settle("EXITED 0")
+
+	for _, f := range []string{"plan.yaml", "FINDINGS.md", "snapshot.yaml", "RUNBOOK.md", "runbook.sh"} {
+		if _, err := os.Stat(filepath.Join(dir, "plan-out", f)); err != nil {
+			t.Error(err)
+		}
+	}
+	p, _, err := plan.LoadDir(filepath.Join(dir, "plan-out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Options.Flexible {
+		t.Error("the written plan does not carry the flexible toggle")
+	}
+	if log, err := os.ReadFile(filepath.Join(dir, "tui.log")); err != nil || !strings.Contains(string(log), "tui started") {
+		t.Errorf("the log file: %v %q", err, log)
+	}
+}
+
+// TestTUIPlainKarpshiftOnATerminal checks that karpshift without a command opens the TUI
+// on a terminal (the embedded demo cluster when no --cluster is given).
+func TestTUIPlainKarpshiftOnATerminal(t *testing.T) {
+	tt := startTUI(t, t.TempDir())
+	p := tt.settle("press 2 to review the plan")
+	if !strings.Contains(p, "[1 Inventory]") || !strings.Contains(p, "Cluster demo") {
+		t.Errorf("plain karpshift:\n%s", p)
+	}
+	tt.keys("q")
+	tt.settle("EXITED 0")
 }
