@@ -132,7 +132,8 @@ func anyPending(s *snapshot.Snapshot) bool {
 
 // nodeObject renders a launched NodeClaim as the Node Karpenter's would register.
 func (l *Loop) nodeObject(n *simNode) *corev1.Node {
-	labels := nodeLabels(n, &l.opts.Options)
+	labels := nodeLabels(n)
+	shape := shapeOf(*n.final.it, n.tmpl.class, l.opts.Options.withDefaults())
 	labels["karpenter.sh/registered"] = "true"
 	labels["karpenter.sh/initialized"] = "true"
 	if l.opts.Region != "" {
@@ -148,8 +149,8 @@ func (l *Loop) nodeObject(n *simNode) *corev1.Node {
 			Taints:     append([]corev1.Taint(nil), n.tmpl.taints...),
 		},
 		Status: corev1.NodeStatus{
-			Capacity:    n.final.shape.capacity.DeepCopy(),
-			Allocatable: n.final.shape.allocatable.DeepCopy(),
+			Capacity:    shape.capacity,
+			Allocatable: shape.allocatable,
 			Conditions: []corev1.NodeCondition{{
 				Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "provisioned by karpshift",
 			}},

@@ -392,13 +392,16 @@ func (s *scheduler) finalize(n *simNode) {
 // nodeLabels are the labels of a launched NodeClaim's node: the instance type's
 // well-known labels, the NodePool's template labels, every requirement narrowed to a
 // single value, the NodePool, capacity type, zone and hostname.
-func nodeLabels(n *simNode, o *Options) map[string]string {
+func nodeLabels(n *simNode) map[string]string {
 	labels := map[string]string{}
-	for k, v := range o.labels(n.final.it) {
-		labels[k] = v
-	}
 	for k, v := range n.final.labels {
 		labels[k] = v
+	}
+	if n.final.windows {
+		labels[corev1.LabelOSStable] = "windows"
+	}
+	if n.final.region != "" {
+		labels[corev1.LabelTopologyRegion] = n.final.region
 	}
 	for k, v := range n.tmpl.labels {
 		labels[k] = v

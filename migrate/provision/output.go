@@ -168,7 +168,7 @@ func (b *builder) nodeCapacityType(n *snapshot.Node) string {
 // price returns the catalog price of a type; spot without a spot price is priced
 // on-demand, unknown types cost zero (both noted).
 func (b *builder) price(name, capacityType string) float64 {
-	it := b.typeIndex[name]
+	it := b.typeNamed(name)
 	if it == nil {
 		if name == "" {
 			b.note("some nodes have no instance-type label; they are priced at zero")

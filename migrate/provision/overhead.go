@@ -154,6 +154,155 @@ func shapeOf(it snapshot.InstanceType, class *karpenter.EC2NodeClass, o *Options
 	return nodeShape{capacity: capacity, allocatable: alloc}
 }
 
+// shaper computes what shapeOf computes, straight into resource vectors: the
+// EC2NodeClass's kubelet block, root volume and reservations are parsed once per
+// NodePool, so that each instance type costs a few integer operations instead of a
+// dozen resource.Quantity values. TestShaperMatchesShapeOf holds it to shapeOf.
+type shaper struct {
+	opts           *Options
+	rx             *resIndex
+	family         string
+	kubeletMaxPods int64 // < 0: not set
+	podsPerCore    int64 // 0: not set (or Bottlerocket, which ignores it)
+	storage        int64 // root volume bytes
+	// reserved sums kube-reserved (but CPU and memory when they are the per-type
+	// defaults), system-reserved and the fixed eviction thresholds, in vector units.
+	reserved          resVec
+	defaultCPU        bool // kube-reserved CPU is the tiered default
+	defaultMem        bool // kube-reserved memory is 11Mi per pod + 255Mi
+	evictMemPercent   float64
+	evictMemIsPercent bool
+}
+
+func newShaper(class *karpenter.EC2NodeClass, o *Options, rx *resIndex) *shaper {
+	sh := &shaper{opts: o, rx: rx, family: amiFamily(class), kubeletMaxPods: -1, defaultCPU: true, defaultMem: true}
+	var kubelet *karpenter.Kubelet
+	if class != nil {
+		kubelet = class.Spec.Kubelet
+	}
+	if kubelet != nil && kubelet.MaxPods != nil {
+		sh.kubeletMaxPods = int64(*kubelet.MaxPods)
+	}
+	if kubelet != nil && kubelet.PodsPerCore != nil && *kubelet.PodsPerCore > 0 && sh.family != familyBottlerocket {
+		sh.podsPerCore = int64(*kubelet.PodsPerCore)
+	}
+	storage := ephemeralStorage(class, sh.family)
+	sh.storage = storage.Value()
+
+	sh.reserved = make(resVec, rx.len())
+	add := func(n corev1.ResourceName, q resource.Quantity) {
+		if i, ok := rx.pos[n]; ok {
+			sh.reserved[i] += quantityValue(i, q)
+		}
+	}
+	kubeReserved := corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("1Gi")}
+	systemReserved := corev1.ResourceList{}
+	evictStorage := *resource.NewQuantity(int64(math.Ceil(float64(sh.storage)/100*10)), resource.BinarySI)
+	evictMem := resource.MustParse("100Mi")
+	if kubelet != nil {
+		overrideList(kubeReserved, kubelet.KubeReserved)
+		overrideList(systemReserved, kubelet.SystemReserved)
+		if v, ok := kubelet.EvictionHard["memory.available"]; ok {
+			if strings.HasSuffix(v, "%") {
+				p, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+				if err != nil || p == 100 {
+					p = 0
+				}
+				sh.evictMemIsPercent, sh.evictMemPercent = true, p
+				evictMem = resource.Quantity{}
+			} else {
+				evictMem = evictionSignal(resource.Quantity{}, v)
+			}
+		}
+		if v, ok := kubelet.EvictionHard["nodefs.available"]; ok {
+			evictStorage = evictionSignal(storage, v)
+		}
+	}
+	for n, q := range kubeReserved {
+		switch n {
+		case corev1.ResourceCPU:
+			sh.defaultCPU = false
+		case corev1.ResourceMemory:
+			sh.defaultMem = false
+		}
+		add(n, q)
+	}
+	for n, q := range systemReserved {
+		add(n, q)
+	}
+	add(corev1.ResourceMemory, evictMem)
+	add(corev1.ResourceEphemeralStorage, evictStorage)
+	return sh
+}
+
+// vecs writes the capacity and allocatable of it into capacity and alloc (each
+// rx.len() long, zeroed).
+func (sh *shaper) vecs(it *snapshot.InstanceType, capacity, alloc resVec) {
+	memMiB := it.MemoryMiB
+	if len(it.Architectures) > 0 && it.Architectures[0] == "arm64" {
+		memMiB -= 64
+	}
+	memBytes := memMiB << 20
+	overheadMiB := int64(math.Ceil(float64(memBytes) * sh.opts.VMMemoryOverheadPercent / 1024 / 1024))
+	memBytes -= overheadMiB << 20
+
+	eniPods := sh.opts.maxPods(*it)
+	pods := eniPods
+	if sh.kubeletMaxPods >= 0 {
+		pods = sh.kubeletMaxPods
+	}
+	if sh.podsPerCore > 0 {
+		pods = min(pods, sh.podsPerCore*int64(it.VCPU))
+	}
+	capacity[rCPU] = int64(it.VCPU) * 1000
+	capacity[rMemory] = memBytes
+	capacity[rStorage] = sh.storage
+	capacity[rPods] = pods
+	if it.GPUCount > 0 {
+		name := resNvidiaGPU
+		switch strings.ToLower(it.GPUManufacturer) {
+		case "amd":
+			name = resAMDGPU
+		case "habana":
+			name = resGaudi
+		}
+		if i, ok := sh.rx.pos[name]; ok {
+			capacity[i] = int64(it.GPUCount)
+		}
+	}
+	if it.AcceleratorCount > 0 && (it.AcceleratorManufacturer == "" || strings.EqualFold(it.AcceleratorManufacturer, "aws")) {
+		if i, ok := sh.rx.pos[resNeuron]; ok {
+			capacity[i] = int64(it.AcceleratorCount)
+		}
+	}
+
+	copy(alloc, capacity)
+	for i, r := range sh.reserved {
+		alloc[i] -= r
+	}
+	if sh.defaultCPU {
+		alloc[rCPU] -= reservedCPU(int64(it.VCPU) * 1000)
+	}
+	if sh.defaultMem {
+		// kube-reserved memory uses the ENI-limited density on AL2/AL2023 even when
+		// maxPods is overridden (UsesENILimitedMemoryOverhead).
+		memPods := pods
+		if sh.family == familyAL2 || sh.family == familyAL2023 {
+			memPods = eniPods
+		}
+		alloc[rMemory] -= (11*memPods + 255) << 20
+	}
+	if sh.evictMemIsPercent {
+		alloc[rMemory] -= int64(math.Ceil(float64(memBytes) / 100 * sh.evictMemPercent))
+	}
+	for i := range alloc {
+		if capacity[i] == 0 && alloc[i] != 0 && i >= numFixed {
+			alloc[i] = 0 // a reservation of a resource the type does not have
+		}
+		alloc[i] = max(alloc[i], 0)
+	}
+}
+
 // reservedCPU is the kube-reserved CPU in millicores: 6% of the first core, 1% of the
 // second, 0.5% of the next two, 0.25% of the rest.
 func reservedCPU(milli int64) int64 {

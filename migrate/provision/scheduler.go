@@ -291,7 +291,7 @@ func (s *scheduler) refreshTopology(groups []*podGroup) {
 	}
 	ex.nodeNames = slices.Clone(s.base.nodeNames)
 	for _, n := range s.newNodes {
-		l := nodeLabels(n, s.opts)
+		l := nodeLabels(n)
 		ex.nodes[n.name] = &existingNodeInfo{labels: l, reqs: labelRequirements(l), taints: n.taints}
 		ex.nodeNames = append(ex.nodeNames, n.name)
 	}

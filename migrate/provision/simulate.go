@@ -72,8 +72,8 @@ type builder struct {
 	region    string
 	classes   map[string]*karpenter.EC2NodeClass
 	subnets   []snapshot.Subnet
-	types     []snapshot.InstanceType
-	typeIndex map[string]*snapshot.InstanceType
+	types     []*snapshot.InstanceType // sorted by name, unique
+	labelSets []map[string]string      // per type; shared with other simulations: read only
 	daemons   []*snapshot.DaemonSet
 	daemonReq map[string]resVec
 
@@ -91,7 +91,7 @@ type builder struct {
 func newBuilder(s *snapshot.Snapshot, p *plan.Plan, cat Catalog, o *Options) *builder {
 	b := &builder{
 		snap: s, plan: p, opts: o, rx: newResIndex(),
-		classes: map[string]*karpenter.EC2NodeClass{}, typeIndex: map[string]*snapshot.InstanceType{},
+		classes:   map[string]*karpenter.EC2NodeClass{},
 		daemonReq: map[string]resVec{}, groups: map[string]*snapshot.Group{}, actions: map[string]plan.Action{},
 		nodeByNm: map[string]*snapshot.Node{}, moving: map[string]bool{}, podsOn: map[string][]*snapshot.Pod{},
 		notes: map[string]bool{},
@@ -102,12 +102,8 @@ func newBuilder(s *snapshot.Snapshot, p *plan.Plan, cat Catalog, o *Options) *bu
 	}
 	b.subnets = slices.Clone(s.Subnets)
 	slices.SortFunc(b.subnets, func(a, c snapshot.Subnet) int { return cmp.Compare(a.ID, c.ID) })
-	b.types = slices.Clone(cat.Types())
-	slices.SortStableFunc(b.types, func(a, c snapshot.InstanceType) int { return cmp.Compare(a.Name, c.Name) })
-	b.types = slices.CompactFunc(b.types, func(a, c snapshot.InstanceType) bool { return a.Name == c.Name })
-	for i := range b.types {
-		b.typeIndex[b.types[i].Name] = &b.types[i]
-	}
+	b.types = sortedTypes(cat.Types())
+	b.labelSets = typeLabelSets(b.types, o)
 	for i := range s.Groups {
 		b.groups[s.Groups[i].Name] = &s.Groups[i]
 	}
@@ -115,6 +111,15 @@ func newBuilder(s *snapshot.Snapshot, p *plan.Plan, cat Catalog, o *Options) *bu
 		b.actions[m.Group] = m.Action
 	}
 	return b
+}
+
+// typeNamed returns the catalog's type of that name, or nil.
+func (b *builder) typeNamed(name string) *snapshot.InstanceType {
+	i, ok := slices.BinarySearchFunc(b.types, name, func(it *snapshot.InstanceType, n string) int { return strings.Compare(it.Name, n) })
+	if !ok {
+		return nil
+	}
+	return b.types[i]
 }
 
 func (b *builder) note(format string, args ...any) { b.notes[fmt.Sprintf(format, args...)] = true }
@@ -319,7 +324,7 @@ func (b *builder) topologyUniverse(s *scheduler) {
 				continue
 			}
 			for _, o := range t.options {
-				if v, ok := o.labels[key]; ok && r.has(v) {
+				if v, ok := o.label(key); ok && r.has(v) {
 					s.topo.addDomain(key, v, t.taints)
 				}
 			}

@@ -17,20 +17,44 @@ import (
 // option is one instance type a NodePool may launch, with what it offers under the
 // NodePool's EC2NodeClass.
 type option struct {
-	idx       int
-	name      string
-	it        snapshot.InstanceType
+	idx  int
+	name string
+	it   *snapshot.InstanceType
+	// labels are the type's well-known labels (shared between NodePools and, for
+	// catalog.Labels, between simulations: read only); label adds the NodePool's OS
+	// and the region.
 	labels    map[string]string
+	windows   bool
+	region    string
 	zones     []string // where it is offered (the NodePool's zones)
 	spot, od  bool     // offered capacity types (within the NodePool's allowance)
 	spotPrice float64
 	odPrice   float64
 	capacity  resVec
-	alloc     resVec
-	daemon    resVec // DaemonSet overhead of the pool's daemons on this type
-	avail     resVec // alloc - daemon
+	avail     resVec // allocatable less the DaemonSet overhead of the pool's daemons
 	exotic    bool   // GPU, accelerator or bare metal: launched only when nothing else fits
-	shape     nodeShape
+}
+
+// optionKey sorts a template's options.
+type optionKey struct {
+	rank float64
+	slot int32
+}
+
+// label returns the value the type's nodes have for a well-known label key.
+func (o *option) label(key string) (string, bool) {
+	switch key {
+	case corev1.LabelOSStable:
+		if o.windows {
+			return "windows", true
+		}
+	case corev1.LabelTopologyRegion:
+		if o.region != "" {
+			return o.region, true
+		}
+	}
+	v, ok := o.labels[key]
+	return v, ok
 }
 
 // cheapest is the price the option launches at when spot and/or on-demand are allowed
@@ -69,7 +93,7 @@ func (o *option) values(key string) []string {
 		}
 		return out
 	}
-	if v, ok := o.labels[key]; ok {
+	if v, ok := o.label(key); ok {
 		return []string{v}
 	}
 	return nil
@@ -92,7 +116,7 @@ func (o *option) compatible(rs requirements) bool {
 			}
 			continue
 		}
-		if v, ok := o.labels[r.key]; ok {
+		if v, ok := o.label(r.key); ok {
 			if !r.has(v) {
 				return false
 			}
@@ -127,6 +151,9 @@ type template struct {
 	allowOD   bool
 	options   []*option // compatible types, cheapest first
 	empty     string    // why no type is left, when options is empty
+	windows   bool      // the EC2NodeClass's AMI family is Windows
+	shaper    *shaper
+	daemons   []poolDaemon
 
 	limits    resVec
 	limited   []bool
@@ -136,6 +163,7 @@ type template struct {
 	limitOK   []bool // per option: fits the remaining limits
 
 	compatCache map[string][]*option
+	extraBuf    requirements
 	tolerates   map[int]*corev1.Taint
 	seq         int
 }
@@ -161,22 +189,36 @@ func (t *template) untolerated(g *podGroup) *corev1.Taint {
 	return v
 }
 
-// compatibleOptions returns the options compatible with rs, cached by rs (less the
-// hostname, which differs on every NodeClaim and no instance type defines).
+// compatibleOptions returns the options compatible with rs, cached by rs. Every option
+// already meets the template's own requirements, so only the requirements of rs that
+// differ from the template's are checked (and make the cache key); the hostname, which
+// differs on every NodeClaim and no instance type defines, is left out. The slice is
+// shared: do not modify it.
 func (t *template) compatibleOptions(rs requirements) []*option {
-	var b strings.Builder
+	extra := t.extraBuf[:0]
 	for i := range rs {
-		if rs[i].key != corev1.LabelHostname {
-			rs[i : i+1].signature(&b)
+		r := &rs[i]
+		if r.key == corev1.LabelHostname {
+			continue
 		}
+		if own, ok := t.reqs.get(r.key); ok && own.equal(r) {
+			continue
+		}
+		extra = append(extra, *r)
 	}
+	t.extraBuf = extra
+	if len(extra) == 0 {
+		return t.options
+	}
+	var b strings.Builder
+	extra.signature(&b)
 	sig := b.String()
 	if opts, ok := t.compatCache[sig]; ok {
 		return opts
 	}
 	var out []*option
 	for _, o := range t.options {
-		if o.compatible(rs) {
+		if o.compatible(extra) {
 			out = append(out, o)
 		}
 	}
@@ -310,21 +352,31 @@ func (b *builder) buildTemplate(np *karpenter.NodePool) *template {
 		t.empty = "its requirements allow neither spot nor on-demand capacity"
 		return t
 	}
-	for _, it := range b.types {
-		o := b.newOption(t, it)
-		if o == nil || !o.compatible(t.reqs) {
+	t.windows = amiFamily(t.class) == familyWindows
+	t.shaper = newShaper(t.class, b.opts, b.rx)
+	t.daemons = b.poolDaemons(t)
+	// One allocation for every option and one for their vectors: a catalog has
+	// hundreds of types, and most pass.
+	slab := make([]option, len(b.types))
+	l := b.rx.len()
+	vecs := make(resVec, 2*l*len(b.types))
+	alloc := make(resVec, l)
+	// Cheapest first, then by name: b.types is sorted by name, so the slab index breaks
+	// ties and the sort compares numbers only.
+	var keys []optionKey
+	for i := range b.types {
+		o := &slab[i]
+		if !b.newOption(t, i, o, vecs[2*l*i:2*l*(i+1)], alloc) {
 			continue
 		}
-		if !fits(make(resVec, len(o.daemon)), o.daemon, o.alloc) {
-			continue // the daemons alone do not fit
-		}
-		t.options = append(t.options, o)
+		p, _, _ := o.cheapest(t.allowSpot, t.allowOD)
+		keys = append(keys, optionKey{rank: rank(p), slot: int32(i)})
 	}
-	slices.SortStableFunc(t.options, func(a, b *option) int {
-		pa, _, _ := a.cheapest(t.allowSpot, t.allowOD)
-		pb, _, _ := b.cheapest(t.allowSpot, t.allowOD)
-		return cmp.Or(cmp.Compare(rank(pa), rank(pb)), cmp.Compare(a.name, b.name))
-	})
+	slices.SortFunc(keys, func(a, b optionKey) int { return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.slot, b.slot)) })
+	t.options = make([]*option, len(keys))
+	for i, k := range keys {
+		t.options[i] = &slab[k.slot]
+	}
 	for i, o := range t.options {
 		o.idx = i
 	}
@@ -376,39 +428,49 @@ func (b *builder) limitsOf(t *template, limits map[corev1.ResourceName]string) {
 	}
 }
 
-func (b *builder) newOption(t *template, it snapshot.InstanceType) *option {
-	o := &option{name: it.Name, it: it, zones: t.zones, odPrice: it.OnDemandPrice, spotPrice: it.SpotPrice}
-	o.labels = map[string]string{}
-	for k, v := range b.opts.labels(it) {
-		o.labels[k] = v
-	}
-	if amiFamily(t.class) == familyWindows {
-		o.labels[corev1.LabelOSStable] = "windows"
-	}
-	if b.region != "" {
-		o.labels[corev1.LabelTopologyRegion] = b.region
+// newOption fills o with b.types[i] as an option of t (its vectors in buf, 2×rx.len()
+// long; alloc is scratch), or reports false when t cannot launch it: no capacity type
+// t allows, requirements it does not meet, or too small for the daemons alone. The
+// cheap checks come first.
+func (b *builder) newOption(t *template, i int, o *option, buf, alloc resVec) bool {
+	it := b.types[i]
+	*o = option{
+		name: it.Name, it: it, labels: b.labelSets[i], windows: t.windows, region: b.region,
+		zones: t.zones, odPrice: it.OnDemandPrice, spotPrice: it.SpotPrice,
 	}
 	o.od = t.allowOD && offersUsage(it, "on-demand", true)
 	o.spot = t.allowSpot && (it.SpotPrice > 0 || offersUsage(it, "spot", false))
 	if !o.od && !o.spot {
-		return nil
+		return false
 	}
 	if o.spot && o.spotPrice == 0 {
 		o.spotPrice = it.OnDemandPrice // unknown spot price: rank it like on-demand
 	}
-	o.shape = shapeOf(it, t.class, b.opts)
-	o.capacity = b.rx.vec(o.shape.capacity)
-	o.alloc = b.rx.vec(o.shape.allocatable)
-	o.daemon = b.daemonOverhead(t, o)
-	o.avail = o.alloc.clone()
-	o.avail.sub(o.daemon)
+	if !o.compatible(t.reqs) {
+		return false
+	}
+	l := len(alloc)
+	o.capacity, o.avail = buf[:l:l], buf[l:2*l:2*l]
+	clear(alloc)
+	t.shaper.vecs(it, o.capacity, alloc)
+	copy(o.avail, alloc)
+	for k := range t.daemons {
+		if t.daemons[k].runsOn(o) {
+			o.avail.sub(t.daemons[k].req)
+		}
+	}
+	for _, v := range o.avail {
+		if v < 0 {
+			return false // the daemons alone do not fit
+		}
+	}
 	o.exotic = it.GPUCount > 0 || it.AcceleratorCount > 0 || it.BareMetal || strings.Contains(it.Name, "metal")
-	return o
+	return true
 }
 
 // offersUsage reads SupportedUsageClasses; when the catalog does not say, on-demand is
 // assumed offered and spot is not (unless the type has a spot price).
-func offersUsage(it snapshot.InstanceType, class string, unknown bool) bool {
+func offersUsage(it *snapshot.InstanceType, class string, unknown bool) bool {
 	if len(it.SupportedUsageClasses) == 0 {
 		return unknown
 	}
@@ -440,40 +502,61 @@ func unmetMinValues(opts []*option, rs requirements) (string, bool) {
 	return "", true
 }
 
-// daemonOverhead sums the requests of the DaemonSets that would run on a node of t
-// with type o (Karpenter isDaemonPodCompatible: taints, then the NodePool's and the
-// instance type's requirements, trying each required node-affinity term).
-func (b *builder) daemonOverhead(t *template, o *option) resVec {
-	sum := make(resVec, b.rx.len())
+// poolDaemon is a DaemonSet that would run on some nodes of a NodePool: its requests,
+// and the requirement sets (its node selector merged with each required node-affinity
+// term) that the NodePool's requirements admit. It runs on an instance type that meets
+// one of them (Karpenter isDaemonPodCompatible: taints, then the NodePool's and the
+// instance type's requirements, trying each term).
+type poolDaemon struct {
+	req   resVec
+	terms []requirements
+}
+
+func (d *poolDaemon) runsOn(o *option) bool {
+	for _, r := range d.terms {
+		if o.compatible(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// poolDaemons lists the DaemonSets that tolerate t's taints and whose node selection t
+// admits; which instance types they run on is decided per type (runsOn).
+func (b *builder) poolDaemons(t *template) []poolDaemon {
+	var out []poolDaemon
 	for _, ds := range b.daemons {
 		tol := append(slices.Clone(ds.Tolerations), corev1.Toleration{Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectPreferNoSchedule})
 		if untolerated(t.taints, tol) != nil {
 			continue
 		}
-		if !daemonFits(ds, t.reqs, o) {
-			continue
+		var terms []requirements
+		for _, r := range daemonTerms(ds) {
+			if t.reqs.compatible(r, true) == nil {
+				terms = append(terms, r)
+			}
 		}
-		sum.add(b.daemonReq[ds.Namespace+"/"+ds.Name])
+		if len(terms) > 0 {
+			out = append(out, poolDaemon{req: b.daemonReq[ds.Namespace+"/"+ds.Name], terms: terms})
+		}
 	}
-	return sum
+	return out
 }
 
-func daemonFits(ds *snapshot.DaemonSet, rs requirements, o *option) bool {
+// daemonTerms are the alternative requirement sets a DaemonSet's pods select nodes
+// with.
+func daemonTerms(ds *snapshot.DaemonSet) []requirements {
 	sel := labelRequirements(ds.NodeSelector)
 	var terms []corev1.NodeSelectorTerm
 	if a := ds.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
 		terms = a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
 	}
-	try := func(r requirements) bool {
-		return rs.compatible(r, true) == nil && o.compatible(r)
-	}
 	if len(terms) == 0 {
-		return try(sel)
+		return []requirements{sel}
 	}
+	out := make([]requirements, 0, len(terms))
 	for _, term := range terms {
-		if try(sel.merge(nodeSelectorRequirements(term.MatchExpressions))) {
-			return true
-		}
+		out = append(out, sel.merge(nodeSelectorRequirements(term.MatchExpressions)))
 	}
-	return false
+	return out
 }

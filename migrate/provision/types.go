@@ -49,7 +49,9 @@ type Options struct {
 	// VMMemoryOverheadPercent is the share of memory Karpenter assumes the hypervisor
 	// keeps (VM_MEMORY_OVERHEAD_PERCENT); 0 means Karpenter's default 0.075.
 	VMMemoryOverheadPercent float64
-	// Labels returns an instance type's well-known labels; nil uses catalog.Labels.
+	// Labels returns an instance type's well-known labels; nil uses catalog.Labels
+	// (memoised across simulations). It is called once per type and simulation; the
+	// maps it returns are read, never modified.
 	Labels LabelFunc
 	// MaxPods returns the ENI-limited pod density; nil uses catalog.MaxPods.
 	MaxPods func(snapshot.InstanceType) int64
@@ -69,13 +71,6 @@ func (o *Options) withDefaults() *Options {
 		c.HoursPerMonth = 730
 	}
 	return &c
-}
-
-func (o *Options) labels(it snapshot.InstanceType) map[string]string {
-	if o.Labels != nil {
-		return o.Labels(it)
-	}
-	return catalog.Labels(it)
 }
 
 func (o *Options) maxPods(it snapshot.InstanceType) int64 {
