@@ -226,6 +226,7 @@ func (s *cutoverScreen) confirm(m *Model, req *confirmRequest) tea.Cmd {
 		s.queued = append(s.queued, req)
 		return nil
 	}
+	m.show(screenCutover) // the question is about what this screen shows
 	m.openModal(&modal{kind: modalPhase, title: "Next phase: " + req.phase, body: s.describePhase(req.phase),
 		yes: "go ahead", no: "stop before it (nothing in it changes; resumable)", req: req})
 	return nil

@@ -315,7 +315,11 @@ func TestTUICutoverToTheEnd(t *testing.T) {
 	if !m.cut.running() {
 		t.Fatal("enter did not start the cutover")
 	}
+	h.key("3") // the question brings the cutover screen back
 	h.until("the first confirmation", func() bool { return m.modal != nil })
+	if m.screen != screenCutover {
+		t.Errorf("a phase question arrived on screen %d", m.screen)
+	}
 	if m.modal.req.phase != cutover.PhasePrepare {
 		t.Errorf("first question is about %s", m.modal.req.phase)
 	}
