@@ -36,8 +36,12 @@ func TestMain(m *testing.M) {
 }
 
 // karpshiftBinary builds cmd/karpshift once per test binary, as a user would install it.
+// KARPSHIFT_E2E_BIN names a binary to use instead (built beforehand).
 func karpshiftBinary(t testing.TB) string {
 	t.Helper()
+	if b := os.Getenv("KARPSHIFT_E2E_BIN"); b != "" {
+		return b
+	}
 	binOnce.Do(func() {
 		root := repoRoot(t)
 		binDir, binErr = os.MkdirTemp("", "karpshift-e2e-bin-")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -26,10 +27,14 @@ func TestHappyPath(t *testing.T) {
 			defer cancel()
 			wt := w.startWatch(ctx)
 			began := time.Now()
-			args := []string{"migrate", "--plan", w.planDir, "--approve"}
+			// --batch 25% as in the command's own example; KARPSHIFT_E2E_BATCH=1 measures
+			// the default (one node at a time, as the guide drains).
+			batch := "25%"
 			if b := os.Getenv("KARPSHIFT_E2E_BATCH"); b != "" {
-				args = append(args, "--batch", b)
+				batch = b
 			}
+			args := []string{"migrate", "--plan", w.planDir, "--approve", "--batch", batch}
+			t.Logf("karpshift %s", strings.Join(args, " "))
 			res := w.r.run(ctx, args...)
 			t.Logf("migrate exited %d after %s; stderr (end):\n%s", res.Code, res.Took.Round(time.Millisecond), lastLines(res.Stderr, 25))
 			if res.Code != 0 {
