@@ -37,6 +37,8 @@ type cutoverScreen struct {
 
 	pods    *PodCounts
 	podsErr error
+	// polling is set while the live count's poll/tick chain runs.
+	polling bool
 
 	applied, skipped int
 	err              error
@@ -166,7 +168,7 @@ func (s *cutoverScreen) start(m *Model) tea.Cmd {
 	s.ctl.start(m.backend, s.plan)
 	m.log.Info("cutover started", "cluster", s.plan.Cluster, "groups", len(s.groups))
 	m.setStatus("cutover running: each phase asks before it starts")
-	return tea.Batch(waitFeed(s.ctl), s.pollNow(m))
+	return tea.Batch(waitFeed(s.ctl), s.startPolling(m))
 }
 
 // waitFeed waits for the next items of a running cutover (re-armed after each batch).

@@ -151,6 +151,16 @@ func (s *cutoverScreen) syncLog() {
 	}
 }
 
+// startPolling starts the live pod count's chain (a poll, then a tick, then a poll ...)
+// unless one is under way: only one chain runs, across runs.
+func (s *cutoverScreen) startPolling(m *Model) tea.Cmd {
+	if s.polling {
+		return nil
+	}
+	s.polling = true
+	return s.pollNow(m)
+}
+
 // pollNow asks the backend for the live pod counts.
 func (s *cutoverScreen) pollNow(m *Model) tea.Cmd {
 	b, ctx := m.backend, m.ctx
@@ -160,8 +170,10 @@ func (s *cutoverScreen) pollNow(m *Model) tea.Cmd {
 	}
 }
 
+// poll is the chain's tick: poll again while a run goes on.
 func (s *cutoverScreen) poll(m *Model) tea.Cmd {
 	if !s.running() {
+		s.polling = false
 		return nil
 	}
 	return s.pollNow(m)
@@ -171,6 +183,7 @@ func (s *cutoverScreen) onLive(m *Model, msg LiveMsg) tea.Cmd {
 	if msg.Err != nil {
 		s.podsErr = msg.Err
 		if errors.Is(msg.Err, ErrNotLive) {
+			s.polling = false
 			return nil // nothing to poll
 		}
 	} else {
@@ -178,6 +191,7 @@ func (s *cutoverScreen) onLive(m *Model, msg LiveMsg) tea.Cmd {
 		s.pods, s.podsErr = &c, nil
 	}
 	if !s.running() {
+		s.polling = false
 		return nil
 	}
 	return tea.Tick(m.cfg.LivePoll, func(time.Time) tea.Msg { return LiveTickMsg{} })
