@@ -44,6 +44,11 @@ type simNode struct {
 	headroom resVec         // upper bound of what still fits
 	pods     int            // simulated pods placed
 	charged  resVec         // what the NodeClaim took from its NodePool's limits
+	stamp    int64          // in-flight order among NodeClaims with as many pods (inFlightCmp)
+	dead     int            // the scheduler's gen when the node refused its group for good
+	moved    bool           // scratch (fillInFlight)
+	// ownsOptions: options is the node's own (narrowed in place), not a shared slice
+	ownsOptions bool
 
 	// set by finalize
 	final        *option
@@ -77,11 +82,50 @@ func (n *simNode) refreshHeadroom() {
 // attempt is the outcome of trying to add pods of a group to a node: n pods fit (with
 // the node's new requirements and instance types), or stage refused them.
 type attempt struct {
-	n       int
-	stage   stage
-	reqs    requirements
-	options []*option
-	topo    *topoGroup
+	n     int
+	stage stage
+	reqs  requirements
+	topo  *topoGroup
+	// cands and counts (new nodes): the instance types that meet reqs and how many
+	// pods each fits; counts is the scheduler's buffer until cloned.
+	cands  []*option
+	counts []int64
+}
+
+// keep narrows n's instance types to those of the attempt that fit a.n pods. The
+// slices are shared until a node narrows its own: it then owns a copy it narrows in
+// place from there on.
+func (a *attempt) keep(n *simNode) {
+	all := true
+	for _, c := range a.counts {
+		if c < int64(a.n) {
+			all = false
+			break
+		}
+	}
+	same := len(a.cands) > 0 && len(n.options) > 0 && &a.cands[0] == &n.options[0]
+	switch {
+	case all:
+		n.ownsOptions = same && n.ownsOptions
+		n.options = a.cands
+		return
+	case same && n.ownsOptions:
+		out := n.options[:0]
+		for i, o := range a.cands {
+			if a.counts[i] >= int64(a.n) {
+				out = append(out, o)
+			}
+		}
+		n.options = out
+		return
+	}
+	out := make([]*option, 0, len(a.cands))
+	for i, o := range a.cands {
+		if a.counts[i] >= int64(a.n) {
+			out = append(out, o)
+		}
+	}
+	n.options, n.ownsOptions = out, true
 }
 
 // tryAdd places up to want pods of g on n and returns how many it placed, or the
@@ -157,13 +201,16 @@ func (s *scheduler) checkOptions(n *simNode, g *podGroup, want int, merged requi
 	if n.pods == 0 {
 		opts = s.freshOptions(n, merged)
 	} else if !merged.equal(n.reqs) {
-		var kept []*option
-		for _, o := range opts {
-			if o.compatible(merged) {
-				kept = append(kept, o)
+		// The options meet n.reqs: only what the pods add can rule some out.
+		extra := s.extraBuf[:0]
+		for i := range merged {
+			r := &merged[i]
+			if own, ok := n.reqs.get(r.key); !ok || !own.equal(r) {
+				extra = append(extra, *r)
 			}
 		}
-		opts = kept
+		s.extraBuf = extra
+		opts = filterOptions(opts, func(o *option) bool { return o.compatible(extra) })
 	}
 	if len(opts) == 0 {
 		return attempt{stage: stageInstanceReqs}
@@ -199,13 +246,7 @@ func (s *scheduler) checkOptions(n *simNode, g *podGroup, want int, merged requi
 			return attempt{stage: stageMinValues}
 		}
 	}
-	kept := make([]*option, 0, len(opts))
-	for i, o := range opts {
-		if counts[i] >= k {
-			kept = append(kept, o)
-		}
-	}
-	return attempt{n: int(k), reqs: merged, options: kept}
+	return attempt{n: int(k), reqs: merged, cands: opts, counts: counts}
 }
 
 // freshOptions are the template's types compatible with merged that fit its limits.
@@ -214,13 +255,26 @@ func (s *scheduler) freshOptions(n *simNode, merged requirements) []*option {
 	if n.tmpl.limitOK == nil {
 		return opts
 	}
-	var out []*option
-	for _, o := range opts {
-		if n.tmpl.limitOK[o.idx] {
-			out = append(out, o)
+	return filterOptions(opts, func(o *option) bool { return n.tmpl.limitOK[o.idx] })
+}
+
+// filterOptions returns the options that pass keep: opts itself when all do (the
+// slices are never modified in place once shared).
+func filterOptions(opts []*option, keep func(*option) bool) []*option {
+	for i, o := range opts {
+		if keep(o) {
+			continue
 		}
+		out := make([]*option, i, len(opts)-1)
+		copy(out, opts[:i])
+		for _, o := range opts[i+1:] {
+			if keep(o) {
+				out = append(out, o)
+			}
+		}
+		return out
 	}
-	return out
+	return opts
 }
 
 func hasMinValues(rs requirements) bool {
@@ -294,7 +348,7 @@ func (s *scheduler) commit(n *simNode, g *podGroup, a attempt) {
 	n.pods += a.n
 	if n.isNew() {
 		n.reqs = a.reqs
-		n.options = a.options
+		a.keep(n)
 	}
 	n.refreshHeadroom()
 	s.topo.record(g, a.n, n.taints, a.reqs, n.isNew())

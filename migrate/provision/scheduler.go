@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -16,8 +17,9 @@ type scheduler struct {
 	rx        *resIndex
 	templates []*template // launchable NodePools, in weight order
 	all       []*template // every NodePool, in weight order (for reasons)
-	nodes     []*simNode  // candidates: existing nodes by name, then NodeClaims in launch order
-	newNodes  []*simNode
+	nodes     []*simNode  // nodes that exist: nodes that stay by name, then NodeClaims of earlier rounds by name
+	inflight  []*simNode  // NodeClaims of this round, fewest pods first (inFlightCmp)
+	newNodes  []*simNode  // every NodeClaim, in launch order
 	topo      *topology
 	groups    []*podGroup
 
@@ -31,7 +33,10 @@ type scheduler struct {
 	respectPrefs    bool
 
 	countsBuf []int64
-	deadBuf   []bool
+	extraBuf  requirements
+	fill      fillState
+	seq       int64 // clock of the in-flight order
+	gen       int   // schedule calls; a node refused the current group for good when dead == gen
 }
 
 type placement struct {
@@ -42,6 +47,10 @@ type placement struct {
 // useDomainFilter switches the cheap pre-check of one-at-a-time pods (tests compare
 // results with and without it).
 var useDomainFilter = true
+
+// useBulkFill switches the batched placement of groups whose pods do not constrain each
+// other; without it they are placed one at a time (tests compare the two).
+var useBulkFill = true
 
 func nodeName(pool string, seq int) string { return fmt.Sprintf("%s-%04d", pool, seq) }
 
@@ -171,56 +180,286 @@ func (s *scheduler) scheduleRelaxing(g *podGroup) bool {
 	}
 }
 
-// schedule places the remaining pods of g: first fit over the candidates (existing
-// nodes first, then NodeClaims in launch order), then new NodeClaims.
+// schedule places the remaining pods of g as Karpenter's Scheduler.add places each of
+// them: first fit over the nodes that exist (nodes that stay, by name, then NodeClaims
+// of earlier rounds), then the NodeClaims in flight, fewest pods first, then a new
+// NodeClaim.
 func (s *scheduler) schedule(g *podGroup) {
-	dead := s.deadBuf[:0]
-	for range s.nodes {
-		dead = append(dead, false)
+	s.gen++
+	if !g.single && useBulkFill {
+		s.scheduleBulk(g)
+		return
 	}
 	start := 0
 	for g.remaining() > 0 {
-		progressed := false
 		var filter []domainFilter
-		if g.single && useDomainFilter {
+		if useDomainFilter {
 			filter = s.topo.filters(g)
 		}
-		for i := start; i < len(s.nodes) && g.remaining() > 0; i++ {
-			if dead[i] || !admits(filter, s.nodes[i]) {
-				continue
-			}
-			a := s.tryAdd(s.nodes[i], g, g.remaining())
-			if a.n == 0 {
-				if a.monotone() {
-					dead[i] = true
-					if i == start {
-						start++
-					}
-				}
-				continue
-			}
-			progressed = true
-			if g.single {
-				break
-			}
-		}
-		if g.remaining() == 0 {
-			break
-		}
-		if g.single && progressed {
+		if s.placeOnExisting(g, filter, &start) || s.placeInFlight(g, filter) {
 			continue
-		}
-		if !g.single {
-			// Placing a bulk group does not change its own constraints: what failed
-			// once fails again, so only new NodeClaims are left to try.
-			start = len(s.nodes)
 		}
 		if !s.launch(g) {
 			break
 		}
-		dead = append(dead, false)
 	}
-	s.deadBuf = dead
+}
+
+// scheduleBulk places a group whose pods do not change each other's constraints: what
+// fails once fails again, so every node is tried once, and the outcome of placing the
+// pods one by one is computed in batches.
+func (s *scheduler) scheduleBulk(g *podGroup) {
+	for _, n := range s.nodes {
+		if g.remaining() == 0 {
+			return
+		}
+		s.tryAdd(n, g, g.remaining())
+	}
+	if g.remaining() > 0 {
+		s.fillInFlight(g)
+	}
+	for g.remaining() > 0 && s.launch(g) {
+	}
+}
+
+// placeOnExisting places one pod of g on the first node that exists and takes it.
+// Nodes that refuse it for good are skipped for the rest of the group (from start on,
+// and by their dead mark).
+func (s *scheduler) placeOnExisting(g *podGroup, filter []domainFilter, start *int) bool {
+	for i := *start; i < len(s.nodes); i++ {
+		n := s.nodes[i]
+		if n.dead == s.gen || !admits(filter, n) {
+			continue
+		}
+		a := s.tryAdd(n, g, 1)
+		if a.n > 0 {
+			return true
+		}
+		if a.monotone() {
+			n.dead = s.gen
+			if i == *start {
+				*start++
+			}
+		}
+	}
+	return false
+}
+
+// placeInFlight places one pod of g on the NodeClaim in flight with the fewest pods
+// that takes it (Karpenter sorts newNodeClaims by pod count before each pod).
+func (s *scheduler) placeInFlight(g *podGroup, filter []domainFilter) bool {
+	for i, n := range s.inflight {
+		if n.dead == s.gen || !admits(filter, n) {
+			continue
+		}
+		a := s.tryAdd(n, g, 1)
+		if a.n > 0 {
+			s.seq++
+			n.stamp = -s.seq
+			s.reposition(i)
+			return true
+		}
+		if a.monotone() {
+			n.dead = s.gen
+		}
+	}
+	return false
+}
+
+// The NodeClaims in flight are kept in the order Karpenter's sort.Slice by pod count
+// leaves them before each pod: by pods, then by stamp. A NodeClaim that just received a
+// pod comes first among those with as many pods (it was ahead of them, having had
+// fewer), so its stamp is the negated time of its last pod; a new NodeClaim (one pod)
+// is appended, so it comes after those with as many pods: its stamp is the positive
+// time of its launch. sort.Slice is an insertion sort, hence stable, up to 12
+// elements; beyond that Karpenter breaks ties as its pdqsort happens to, and this
+// order stays the stable one.
+func inFlightCmp(a, b *simNode) int {
+	return cmp.Or(cmp.Compare(a.pods, b.pods), cmp.Compare(a.stamp, b.stamp))
+}
+
+// reposition moves s.inflight[i] to its place after it received pods.
+func (s *scheduler) reposition(i int) {
+	n := s.inflight[i]
+	rest := s.inflight[i+1:]
+	j, _ := slices.BinarySearchFunc(rest, n, inFlightCmp)
+	copy(s.inflight[i:], rest[:j])
+	s.inflight[i+j] = n
+}
+
+// insertInFlight adds a new NodeClaim with its first pods.
+func (s *scheduler) insertInFlight(n *simNode) {
+	s.seq++
+	n.stamp = -s.seq
+	if n.pods == 1 {
+		n.stamp = s.seq
+	}
+	i, _ := slices.BinarySearchFunc(s.inflight, n, inFlightCmp)
+	s.inflight = slices.Insert(s.inflight, i, n)
+}
+
+// fillInFlight places the pods of a bulk group on the NodeClaims in flight as placing
+// them one at a time, each on the NodeClaim with the fewest pods that takes it, would:
+// a NodeClaim receives pods until it has one more than the next (or is full), the
+// NodeClaims are checked lazily in order, and each takes its pods in one commit
+// (TestBulkFillIsExact).
+func (s *scheduler) fillInFlight(g *podGroup) {
+	want := g.remaining()
+	f := &s.fill
+	f.cands, f.counts, f.heap = f.cands[:0], f.counts[:0], f.heap[:0]
+	h := &f.heap
+	next := 0
+	left := want
+	for left > 0 {
+		// Check NodeClaims in order until the heap holds the two first that take pods
+		// (later ones cannot come before them).
+		for next < len(s.inflight) && (len(f.heap) < 2 || f.after(f.second(), s.inflight[next])) {
+			n := s.inflight[next]
+			next++
+			a := s.check(n, g, want)
+			if a.n == 0 {
+				continue
+			}
+			off := len(f.counts)
+			f.counts = append(f.counts, a.counts...)
+			a.counts = nil
+			f.cands = append(f.cands, fillCand{n: n, a: a, off: off, room: a.n, pods: n.pods, stamp: n.stamp})
+			f.push(len(f.cands) - 1)
+		}
+		if len(f.heap) == 0 {
+			break
+		}
+		c := &f.cands[(*h)[0]]
+		k := min(left, c.room)
+		if len(f.heap) > 1 {
+			k = min(k, f.cands[f.second()].pods-c.pods+1)
+		}
+		c.placed += k
+		c.pods += k
+		c.room -= k
+		left -= k
+		s.seq += int64(k)
+		c.stamp = -s.seq
+		if c.room == 0 {
+			f.pop()
+		} else {
+			f.down(0)
+		}
+	}
+	moved := f.moved[:0]
+	for i := range f.cands {
+		c := &f.cands[i]
+		if c.placed == 0 {
+			continue
+		}
+		c.a.n = c.placed
+		c.a.counts = f.counts[c.off : c.off+len(c.a.cands)]
+		s.commit(c.n, g, c.a)
+		c.n.stamp = c.stamp
+		c.n.moved = true
+		moved = append(moved, c.n)
+	}
+	f.moved = moved
+	if len(moved) == 0 {
+		return
+	}
+	// Merge the NodeClaims that received pods back into the order.
+	slices.SortFunc(moved, inFlightCmp)
+	rest := f.rest[:0]
+	for _, n := range s.inflight {
+		if !n.moved {
+			rest = append(rest, n)
+		}
+	}
+	f.rest = rest
+	out := s.inflight[:0]
+	i, j := 0, 0
+	for i < len(rest) || j < len(moved) {
+		if j == len(moved) || (i < len(rest) && inFlightCmp(rest[i], moved[j]) < 0) {
+			out = append(out, rest[i])
+			i++
+		} else {
+			moved[j].moved = false
+			out = append(out, moved[j])
+			j++
+		}
+	}
+	s.inflight = out
+}
+
+// fillState is fillInFlight's memory, kept between calls.
+type fillState struct {
+	cands  []fillCand
+	counts []int64 // the candidates' counts, back to back
+	heap   []int   // indexes into cands, a min-heap by (pods, stamp)
+	moved  []*simNode
+	rest   []*simNode
+}
+
+// fillCand is a NodeClaim in flight that takes pods of the group being filled.
+type fillCand struct {
+	n      *simNode
+	a      attempt // the check, for room pods
+	off    int     // of its counts in fillState.counts
+	room   int     // pods it can still take
+	placed int
+	pods   int // n.pods + placed
+	stamp  int64
+}
+
+func (f *fillState) less(i, j int) bool {
+	a, b := &f.cands[f.heap[i]], &f.cands[f.heap[j]]
+	return a.pods < b.pods || (a.pods == b.pods && a.stamp < b.stamp)
+}
+
+// after reports whether candidate c, as it stands, sorts after n.
+func (f *fillState) after(c int, n *simNode) bool {
+	k := &f.cands[c]
+	return n.pods < k.pods || (n.pods == k.pods && n.stamp < k.stamp)
+}
+
+// second is the candidate that comes after the first (len(heap) ≥ 2).
+func (f *fillState) second() int {
+	if len(f.heap) > 2 && f.less(2, 1) {
+		return f.heap[2]
+	}
+	return f.heap[1]
+}
+
+func (f *fillState) push(c int) {
+	f.heap = append(f.heap, c)
+	for i := len(f.heap) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !f.less(i, p) {
+			break
+		}
+		f.heap[i], f.heap[p] = f.heap[p], f.heap[i]
+		i = p
+	}
+}
+
+func (f *fillState) pop() {
+	last := len(f.heap) - 1
+	f.heap[0] = f.heap[last]
+	f.heap = f.heap[:last]
+	f.down(0)
+}
+
+func (f *fillState) down(i int) {
+	for {
+		l, small := 2*i+1, i
+		if l < len(f.heap) && f.less(l, small) {
+			small = l
+		}
+		if r := l + 1; r < len(f.heap) && f.less(r, small) {
+			small = r
+		}
+		if small == i {
+			return
+		}
+		f.heap[i], f.heap[small] = f.heap[small], f.heap[i]
+		i = small
+	}
 }
 
 func (a *attempt) monotone() bool {
@@ -246,7 +485,7 @@ func (s *scheduler) launch(g *podGroup) bool {
 		}
 		s.commit(n, g, a)
 		n.charged = t.charge(n.options)
-		s.nodes = append(s.nodes, n)
+		s.insertInFlight(n)
 		s.newNodes = append(s.newNodes, n)
 		return true
 	}
@@ -278,6 +517,12 @@ func (s *scheduler) settleLimits() bool {
 		n.charged = n.final.capacity.clone()
 		t.refreshLimits()
 	}
+	// Launched, the NodeClaims are nodes the next round tries first fit, after the
+	// nodes that stay, by name (Karpenter's sortExistingNodes: initialized first).
+	launched := slices.Clone(s.inflight)
+	slices.SortFunc(launched, func(a, b *simNode) int { return cmp.Compare(a.name, b.name) })
+	s.nodes = append(s.nodes, launched...)
+	s.inflight = nil
 	return freed
 }
 

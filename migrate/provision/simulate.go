@@ -36,8 +36,12 @@ import (
 //
 // Deliberate deviations from Karpenter, for speed or because the data is not in a
 // snapshot:
-//   - identical pods are scheduled as a group, and in-flight NodeClaims are tried in
-//     launch order (first fit) rather than fewest-pods first;
+//   - identical pods are scheduled as a group, placed where Karpenter would place them
+//     one by one (nodes first fit, then the NodeClaims in flight fewest pods first),
+//     but groups with the same requests are not interleaved by creation time; among
+//     NodeClaims with as many pods the order is the one a stable sort keeps (Karpenter's
+//     sort.Slice is stable up to 12 NodeClaims, beyond that its ties fall as pdqsort
+//     leaves them);
 //   - a NodeClaim is charged against its NodePool's limits with the largest capacity
 //     among the types left after its first batch of pods (Karpenter charges after the
 //     first pod); NodeClaims are then launched and further rounds run while that frees

@@ -289,3 +289,44 @@ func TestEmbeddedCatalog(t *testing.T) {
 		t.Errorf("m5.xlarge has no price in the embedded catalog: %+v", p.Nodes[0])
 	}
 }
+
+// Placing a group in batches (fillInFlight) is an optimisation only: it must place pods
+// exactly as placing them one at a time, each on the NodeClaim in flight with the
+// fewest pods, does (which of a group's identical pods lands where may differ). NodePool
+// limits are lifted: Karpenter charges a NodeClaim after its first pod, the batch after
+// its first batch (a documented deviation).
+func TestBulkFillIsExact(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		w := genWorld(3000, 80, seed)
+		for i := range w.plan.NodePools {
+			w.plan.NodePools[i].Spec.Limits = nil
+		}
+		bulk := w.simulate(t)
+		useBulkFill = false
+		single := w.simulate(t)
+		useBulkFill = true
+		if !reflect.DeepEqual(bulk.NewNodes, single.NewNodes) {
+			t.Fatalf("seed %d: new nodes differ: %d in batches, %d one at a time", seed, len(bulk.NewNodes), len(single.NewNodes))
+		}
+		if a, b := appsByNode(w, bulk), appsByNode(w, single); !reflect.DeepEqual(a, b) {
+			t.Fatalf("seed %d: pods per node and app differ", seed)
+		}
+		bulk.Placements, single.Placements = nil, nil
+		if !reflect.DeepEqual(bulk, single) {
+			t.Fatalf("seed %d: predictions differ", seed)
+		}
+	}
+}
+
+// appsByNode counts placed pods per node and app label.
+func appsByNode(w *world, p *Prediction) map[string]int {
+	app := map[string]string{}
+	for _, pod := range w.snap.Pods {
+		app[pod.Namespace+"/"+pod.Name] = pod.Labels["app"]
+	}
+	out := map[string]int{}
+	for _, pl := range p.Placements {
+		out[pl.Node+" "+app[pl.Namespace+"/"+pl.Name]]++
+	}
+	return out
+}
