@@ -519,9 +519,10 @@ func (s *scheduler) settleLimits() bool {
 	}
 	// Launched, the NodeClaims are nodes the next round tries first fit, after the
 	// nodes that stay, by name (Karpenter's sortExistingNodes: initialized first).
-	launched := slices.Clone(s.inflight)
-	slices.SortFunc(launched, func(a, b *simNode) int { return cmp.Compare(a.name, b.name) })
-	s.nodes = append(s.nodes, launched...)
+	s.nodes = append(s.nodes, s.inflight...)
+	slices.SortStableFunc(s.nodes, func(a, b *simNode) int {
+		return cmp.Or(cmpBool(a.isNew(), b.isNew()), cmp.Compare(a.name, b.name))
+	})
 	s.inflight = nil
 	return freed
 }
