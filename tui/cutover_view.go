@@ -149,7 +149,7 @@ func (s *cutoverScreen) table(m *Model, width, height int) string {
 			s.ratio(m, len(g.cordoned), g.nodes),
 			s.ratio(m, g.drained, g.nodes),
 			s.ratio(m, g.removed, g.nodes),
-			padLeft(fmt.Sprintf("%d/%d", g.evicted, g.pods), widths[4]),
+			padLeft(strconv.Itoa(g.evicted), widths[4]),
 			padLeft(strconv.Itoa(g.rescheduled), widths[5]),
 			g.state,
 		}

@@ -106,21 +106,41 @@ func (o *tuiOptions) backend(ctx context.Context, g *globalOptions, deps cutover
 // run hands the terminal to the TUI; meanwhile the command's logger writes to the log
 // file, so nothing else draws on the screen.
 func (o *tuiOptions) run(ctx context.Context, g *globalOptions, b tui.Backend) error {
-	if o.logFile != "" {
-		f, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return usageError("--log-file: %v", err)
-		}
-		defer f.Close()
-		saved := g.logger
-		g.logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		defer func() { g.logger = saved }()
+	logger, file, err := o.openLog()
+	if err != nil {
+		return err
 	}
-	err := tui.Run(ctx, b, tui.Options{In: g.streams.In, Out: g.streams.Out, LogFile: o.logFile, NoColor: o.noColor, PlanDir: o.planDir})
+	saved := g.logger
+	g.logger = logger
+	defer func() { g.logger = saved }()
+	if file != nil {
+		defer file.Close()
+		// Code that writes to os.Stderr when it logs (client-go's klog) writes to the
+		// log too. Loggers built on g.streams.Err before this point still reach the
+		// terminal: build them with openLog instead.
+		stderr := os.Stderr
+		os.Stderr = file
+		defer func() { os.Stderr = stderr }()
+	}
+	err = tui.Run(ctx, b, tui.Options{In: g.streams.In, Out: g.streams.Out, LogFile: o.logFile, NoColor: o.noColor, PlanDir: o.planDir})
 	if o.logFile != "" {
 		fmt.Fprintf(g.streams.Err, "log: %s\n", o.logFile)
 	}
 	return err
+}
+
+// openLog returns a logger writing to --log-file (appended) and the file, which the
+// caller closes; with no --log-file the logger discards and the file is nil. Whatever
+// logs while the TUI owns the terminal (the backend, a sandbox) must log there.
+func (o *tuiOptions) openLog() (*slog.Logger, *os.File, error) {
+	if o.logFile == "" {
+		return slog.New(slog.DiscardHandler), nil, nil
+	}
+	f, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, usageError("--log-file: %v", err)
+	}
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})), f, nil
 }
 
 // runRootTUI makes plain `karpshift` open the TUI on a terminal: over --cluster when
