@@ -86,6 +86,7 @@ Start with 'karpshift demo' (no cloud needed), then 'karpshift inventory'.`,
 		newRunbookCommand(g),
 		newPermissionsCommand(g),
 		newTUICommand(g),
+		newDemoCommand(g),
 	)
 	cmd.RunE = runRootTUI(g)
 	return cmd
