@@ -183,6 +183,16 @@ func (w *world) addBlocker(ctx context.Context, b blocker) error {
 		if err := allPodsRunning(ctx, kube); err != nil {
 			return err
 		}
+		if err := w.c.workloadsReady(ctx); err != nil {
+			return err
+		}
+		l, err := kube.CoreV1().Pods(b.deployment.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=" + b.deployment.Name})
+		if err != nil {
+			return err
+		}
+		if len(l.Items) != int(*b.deployment.Spec.Replicas) {
+			return fmt.Errorf("%d of %d pods of %s", len(l.Items), *b.deployment.Spec.Replicas, b.deployment.Name)
+		}
 		if b.pdb == nil {
 			return nil
 		}

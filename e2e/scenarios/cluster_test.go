@@ -100,7 +100,14 @@ func newCluster(t *testing.T, s *harness.Stack, spec clusterSpec) *cluster {
 	if err := c.createObjects(ctx); err != nil {
 		t.Fatalf("creating the cluster's objects: %v", err)
 	}
-	if err := waitUntil(3*time.Minute, 500*time.Millisecond, func() error { return allPodsRunning(ctx, s.Client) }); err != nil {
+	// Every replica exists and runs (the ReplicaSet controller creates pods in batches, so
+	// "no pod is Pending" alone can hold while replicas are still missing).
+	if err := waitUntil(4*time.Minute, 500*time.Millisecond, func() error {
+		if err := allPodsRunning(ctx, s.Client); err != nil {
+			return err
+		}
+		return c.workloadsReady(ctx)
+	}); err != nil {
 		t.Fatalf("waiting for the fixture's pods: %v", err)
 	}
 	t.Logf("fixture %s: %d nodes, %d workload pods, built in %s", spec.Name, want, c.workloadPods(), time.Since(began).Round(100*time.Millisecond))
@@ -129,6 +136,38 @@ func (c *cluster) workloadPods() int {
 		n += int(w.Replicas)
 	}
 	return n
+}
+
+// workloadsReady: each workload and the system Deployments have all their replicas
+// healthy, and kube-proxy runs on every node.
+func (c *cluster) workloadsReady(ctx context.Context) error {
+	kube := c.s.Client
+	want := map[string]int{"kube-system/app.kubernetes.io/name=karpenter": 1, "kube-system/app=cluster-autoscaler": 1}
+	for _, w := range c.spec.Workloads {
+		want[w.Namespace+"/app="+w.Name] = int(w.Replicas)
+	}
+	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	want["kube-system/k8s-app=kube-proxy"] = len(nodes.Items)
+	for _, key := range sortedMapKeys(want) {
+		ns, selector, _ := strings.Cut(key, "/")
+		l, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return err
+		}
+		healthy := 0
+		for i := range l.Items {
+			if watch.Healthy(&l.Items[i]) {
+				healthy++
+			}
+		}
+		if healthy != want[key] {
+			return fmt.Errorf("%s: %d of %d pods healthy", key, healthy, want[key])
+		}
+	}
+	return nil
 }
 
 func nodesReady(ctx context.Context, kube kubernetes.Interface, want int) error {

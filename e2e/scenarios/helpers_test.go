@@ -3,9 +3,33 @@
 // Package scenarios holds the end-to-end scenarios of karpshift on the real local stack
 // (e2e/harness): the inventory on a real API server, the schema of every golden plan
 // against the real Karpenter CRDs, and the cutover scenarios run through the karpshift
-// binary exactly as a user would, watched by e2e/watch, with e2e/fleet playing EC2.
+// binary exactly as a user would (inventory --save, plan --out, migrate, rollback), watched
+// by e2e/watch, with e2e/fleet playing EC2 behind moto's node groups and Auto Scaling
+// groups.
+//
+//	TestSchemaGoldenPlans   scenario 5: golden manifests vs the CRDs of v1.15.2 and v1.0.8
+//	TestInventory           issue 2: the snapshot of a live cluster; read-only through recording proxies
+//	TestHappyPath           scenario 1 and the guide-style baseline (two stacks, one after the other)
+//	TestCrashAndResume      scenarios 2 and 6: ten SIGKILLs, then a run that converges; a concurrent run refused
+//	TestRollback            scenario 3: rollback after migrate --group and after a kill mid-drain
+//	TestBlocked             scenario 4: three blockers, each refused with nothing changed
+//	BenchmarkInventoryKube  issue 2: kubescan vs a plain paginated LIST on 3,000 nodes and 60,000 pods
+//
+// Each scenario prints one line such as
+//
+//	scenario happy-path: PDB violations: 0, pods lost: 0, max pending: 12, duration: 84s
+//
+// and the happy path also "baseline: guide-style drain Xs, karpshift Ys, ratio Z.Zx".
 //
 // Run: go test -tags e2e -count=1 -v -run <Name> ./e2e/scenarios/ -timeout 40m
+//
+// Knobs: KARPSHIFT_E2E_BIN (use this karpshift binary instead of building cmd/karpshift),
+// KARPSHIFT_E2E_KEEP_LOGS=1 (keep every component's and every karpshift run's log under
+// .e2e/logs/<test> also when the test passes; failed tests always keep them under
+// .e2e/failed/<test>), KARPSHIFT_E2E_SEED (the crash scenario's kill moments),
+// KARPSHIFT_E2E_BATCH (the happy path's --batch, default 25%), KARPSHIFT_E2E_BASELINE_ONLY=1
+// (only the guide-style baseline), KARPSHIFT_E2E_PROFILE=DIR (a CPU profile of one
+// inventory scan in the benchmark).
 package scenarios
 
 import (
