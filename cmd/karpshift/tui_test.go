@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -338,4 +339,116 @@ func TestTUIPlainKarpshiftOnATerminal(t *testing.T) {
 	}
 	tt.keys("q")
 	tt.settle("EXITED 0")
+}
+
+// What depends on timing in the demo: the event log's clock times, and how many
+// evictions a group took (a replacement that lands on a node of the same group not yet
+// drained is evicted again, as on a real cluster).
+var (
+	clockTimes = regexp.MustCompile(`\b\d\d:\d\d:\d\d\b`)
+	evictions  = regexp.MustCompile(`\b\d+ pods evicted\b`)
+	// pendingPods is the live count on the cutover screen.
+	pendingPods = regexp.MustCompile(`pending pods \d+`)
+)
+
+// TestTUIDemoCutoverInTmux drives `karpshift demo --tui` through every screen to a
+// finished cutover: each phase confirmed, a pause that holds the run, a resume, and the
+// summary with the export.
+func TestTUIDemoCutoverInTmux(t *testing.T) {
+	dir := t.TempDir()
+	tt := startTUI(t, dir, "demo", "--tui", "--log-file", "tui.log", "--out", "plan-out")
+	first := tt.waitAny("press 2 to review the plan", "unknown command", "unknown flag")
+	if !strings.Contains(first, "press 2 to review the plan") {
+		t.Skipf("karpshift demo --tui is not available in this build:\n%s", first)
+	}
+	tt.golden("demo-1-inventory", tt.settle("press 2 to review the plan"))
+	tt.keys("2")
+	tt.settle("all manifests")
+	tt.keys("3")
+	tt.golden("demo-3-simulation", tt.settle("Predicted new nodes"))
+	tt.keys("4")
+	tt.golden("demo-4-cutover-idle", tt.settle("Press enter to start"))
+	tt.keys("Enter")
+	tt.golden("demo-4-confirm-prepare", tt.normalized(tt.settle("Next phase: prepare")))
+
+	// Answer every phase; pause right after confirming the second group's.
+	paused := false
+	groups := 0
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		p := tt.pane()
+		if strings.Contains(p, "Summary for cluster") && strings.Contains(p, "Cutover     done") {
+			break
+		}
+		if !strings.Contains(p, "Next phase: ") || !strings.Contains(p, "y go ahead") {
+			if strings.Contains(p, "Cutover of demo: blocked") || strings.Contains(p, "Cutover of demo: failed") {
+				t.Fatalf("the demo cutover stopped:\n%s", p)
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		isGroup := strings.Contains(p, "Next phase: group:")
+		tt.keys("y")
+		if isGroup {
+			groups++
+		}
+		if isGroup && groups == 2 && !paused {
+			tt.keys("Space")
+			p := tt.settle("PAUSED")
+			if !strings.Contains(p, "paused after") {
+				t.Errorf("the pause does not say where it holds:\n%s", p)
+			}
+			// Held: nothing moves (but the live pending count, polled every 2 s).
+			time.Sleep(time.Second)
+			if again := tt.pane(); pendingPods.ReplaceAllString(again, "") != pendingPods.ReplaceAllString(p, "") {
+				t.Errorf("the paused cutover went on:\n--- before\n%s--- after\n%s", p, again)
+			}
+			paused = true
+			tt.keys("Space")
+		}
+	}
+	if !paused {
+		t.Error("never paused: the demo plan has fewer than two groups?")
+	}
+	sum := tt.settle("Cutover     done")
+	tt.golden("demo-5-summary-done", tt.normalized(sum))
+	tt.keys("4")
+	done := tt.settle("Every group is on Karpenter")
+	if !strings.Contains(done, "Cutover of demo: done") {
+		t.Errorf("cutover screen after the run:\n%s", done)
+	}
+	tt.keys("5", "e")
+	tt.settle("Export the plan directory and runbooks to: plan-out")
+	tt.keys("Enter")
+	tt.settle("last export: plan-out")
+	tt.keys("q")
+	tt.settle("EXITED")
+	for _, f := range []string{"plan.yaml", "RUNBOOK.md", "runbook.sh"} {
+		if _, err := os.Stat(filepath.Join(dir, "plan-out", f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// waitAny waits until the screen shows one of wants.
+func (tt *tmuxTUI) waitAny(wants ...string) string {
+	tt.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	p := ""
+	for time.Now().Before(deadline) {
+		p = tt.pane()
+		for _, w := range wants {
+			if strings.Contains(p, w) {
+				return p
+			}
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	tt.t.Fatalf("the screen never showed any of %q:\n%s", wants, p)
+	return ""
+}
+
+// normalized masks what depends on timing.
+func (tt *tmuxTUI) normalized(p string) string {
+	return evictions.ReplaceAllString(clockTimes.ReplaceAllString(p, "hh:mm:ss"), "N pods evicted")
 }
