@@ -65,7 +65,7 @@ func writeDemoReport(w io.Writer, r *sandbox.Report) {
 	for _, list := range []struct {
 		title string
 		items []string
-	}{{"Safety invariants broken", r.SafetyBreaches}, {"PodDisruptionBudget violations", r.PDBViolationDetails}, {"Pods lost", r.LostDetails}, {"Sandbox assumptions", r.Notes}} {
+	}{{"Safety invariants broken", r.SafetyBreaches}, {"PodDisruptionBudget violations", r.PDBViolationDetails}, {"Pods lost", r.LostDetails}, {"Pods pending", r.PendingDetails}, {"Sandbox assumptions", r.Notes}} {
 		if len(list.items) == 0 {
 			continue
 		}

@@ -190,7 +190,6 @@ func (s *Sandbox) newPod(o *owner, name string, tpl *corev1.Pod) *corev1.Pod {
 	if !s.putPod(p) {
 		return nil
 	}
-	s.w.created(p)
 	return p
 }
 

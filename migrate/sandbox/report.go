@@ -73,6 +73,7 @@ type Report struct {
 
 	PDBViolationDetails []string `json:"pdbViolationDetails,omitempty"`
 	LostDetails         []string `json:"lostDetails,omitempty"`
+	PendingDetails      []string `json:"pendingDetails,omitempty"`
 	// Notes are the assumptions the sandbox made where the snapshot was silent.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -146,7 +147,7 @@ func (d *Demo) Report(ctx context.Context) (*Report, error) {
 	r.Evictions, r.EvictionsRefused = st.Evictions, st.EvictionsRefused
 	r.PDBViolations, r.PDBViolationDetails = st.PDBViolations, st.PDBViolationDetails
 	r.PodsLost, r.LostDetails = st.PodsLost, st.LostDetails
-	r.PodsPending, r.MaxPodsPending = st.PodsPending, st.MaxPodsPending
+	r.PodsPending, r.MaxPodsPending, r.PendingDetails = st.PodsPending, st.MaxPodsPending, st.PendingDetails
 	r.SafetyBreaches, r.NodesLaunched = st.Breaches, st.NodesLaunched
 
 	live, err := d.Sandbox.Rescan(ctx)

@@ -55,7 +55,6 @@ func (w *watch) start(s *Sandbox) {
 
 func (w *watch) evicted(*corev1.Pod) { w.evictions++ }
 func (w *watch) deleted(*corev1.Pod) { w.deletions++ }
-func (w *watch) created(*corev1.Pod) {}
 func (w *watch) killed(*corev1.Pod)  { w.killedPods++ }
 
 func (w *watch) breach(format string, a ...any) {
@@ -105,8 +104,10 @@ type Stats struct {
 	// node cordoned, a node cordoned while Cluster Autoscaler ran, a node terminated
 	// with pods still on it.
 	Breaches []string
-	// PodsPending is the pods Pending now; MaxPodsPending the most seen at once.
+	// PodsPending is the pods Pending now; MaxPodsPending the most seen at once;
+	// PendingDetails say why the first ten pending now wait (the scheduler's reason).
 	PodsPending, MaxPodsPending int
+	PendingDetails              []string
 	// PodsLost are the pods that ran at the start and have no Running pod in their
 	// place now (per controller, up to what it still wants); LostDetails say whose.
 	PodsLost    int
@@ -145,6 +146,9 @@ func (s *Sandbox) Stats() Stats {
 		names[podKey(p)] = p
 		if p.Status.Phase == corev1.PodPending && live(p) && !isDaemon(p) {
 			st.PodsPending++
+			if len(st.PendingDetails) < 10 {
+				st.PendingDetails = append(st.PendingDetails, podKey(p)+": "+pendingReason(p))
+			}
 		}
 		if ref := controllerOf(p); ref != nil && running(p) {
 			runningBy[ref.UID]++
@@ -219,3 +223,17 @@ func (s *Sandbox) Pending() int {
 
 // isKarpenterNode: launched by the sandbox's Karpenter.
 func isKarpenterNode(n *corev1.Node) bool { return n.Labels[karpenter.LabelNodePool] != "" }
+
+// pendingReason is why a pending pod waits: the scheduler's Unschedulable message, or
+// that it is bound and starting, or not looked at yet.
+func pendingReason(p *corev1.Pod) string {
+	if p.Spec.NodeName != "" {
+		return "starting on " + p.Spec.NodeName
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+			return c.Message
+		}
+	}
+	return "not scheduled yet"
+}
