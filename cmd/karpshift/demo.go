@@ -131,6 +131,9 @@ func (o *demoOptions) run(cmd *cobra.Command, g *globalOptions) error {
 		fmt.Fprintf(g.streams.Out, "%s\n", b)
 	} else {
 		writeDemoReport(g.streams.Out, rep)
+		if o.snapshotPath == "" {
+			fmt.Fprintf(g.streams.Out, "\nRehearse your own cluster: karpshift inventory --cluster NAME --save NAME.snapshot.yaml, then karpshift demo --snapshot NAME.snapshot.yaml\n")
+		}
 	}
 	return demoExit(rep, err)
 }

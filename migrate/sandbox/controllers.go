@@ -3,6 +3,7 @@ package sandbox
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -57,9 +58,7 @@ func (s *Sandbox) kubeletPass(v *view, now time.Time) {
 func (s *Sandbox) workloadPass(v *view) {
 	s.scaleDeployments(v)
 	byOwner := map[types.UID][]*corev1.Pod{}
-	names := map[string]bool{}
 	for _, p := range v.pods {
-		names[podKey(p)] = true
 		if ref := controllerOf(p); ref != nil && live(p) {
 			byOwner[ref.UID] = append(byOwner[ref.UID], p)
 		}
@@ -93,13 +92,12 @@ func (s *Sandbox) workloadPass(v *view) {
 			if st == nil {
 				continue
 			}
-			s.statefulSet(v, o, st, have, names)
+			s.statefulSet(v, o, st, have)
 			continue
 		}
 		for i := len(have); i < desired; i++ {
-			if p := s.newPod(o, s.podName(o, names), o.template); p != nil {
+			if p := s.newPod(o, s.podName(o), o.template); p != nil {
 				v.add(p)
-				names[podKey(p)] = true
 			}
 		}
 		if len(have) > desired {
@@ -127,17 +125,16 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func (s *Sandbox) statefulSet(v *view, o *owner, st *appsv1.StatefulSet, have []*corev1.Pod, names map[string]bool) {
+func (s *Sandbox) statefulSet(v *view, o *owner, st *appsv1.StatefulSet, have []*corev1.Pod) {
 	desired := min(int(ptr.Deref(st.Spec.Replicas, 1)), len(o.members))
 	want := map[string]bool{}
 	for _, m := range o.members[:desired] {
 		want[m] = true
-		if names[o.ns+"/"+m] {
+		if s.pods[o.ns+"/"+m] != nil {
 			continue // live, or still terminating: a StatefulSet waits for the old pod
 		}
 		if p := s.newPod(o, m, o.memberTpl[m]); p != nil {
 			v.add(p)
-			names[podKey(p)] = true
 		}
 	}
 	ready := 0
@@ -159,17 +156,17 @@ func (s *Sandbox) statefulSet(v *view, o *owner, st *appsv1.StatefulSet, have []
 }
 
 // podName is a new ReplicaSet-style name (<owner>-<5 chars>) not taken yet.
-func (s *Sandbox) podName(o *owner, taken map[string]bool) string {
+func (s *Sandbox) podName(o *owner) string {
 	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
 	for {
 		s.seq++
-		h := hash(string(o.uid), "replacement", string(rune(s.seq)), time.Duration(s.seq).String())
+		h := hash(string(o.uid), "replacement", strconv.Itoa(s.seq))
 		b := make([]byte, 5)
 		for i := range b {
 			b[i] = alphabet[int(h[i*2])%len(alphabet)]
 		}
 		name := o.name + "-" + string(b)
-		if !taken[o.ns+"/"+name] {
+		if s.pods[o.ns+"/"+name] == nil {
 			return name
 		}
 	}

@@ -19,9 +19,15 @@ type schedState struct {
 	v     *view
 	nodes []*corev1.Node
 	used  map[string]map[corev1.ResourceName]int64
-	// bound are the live pods on nodes; anti those of them with required anti-affinity.
+	// bound are the live pods on nodes; anti those of them with required anti-affinity,
+	// with their terms.
 	bound []*corev1.Pod
-	anti  []*corev1.Pod
+	anti  []antiPod
+}
+
+type antiPod struct {
+	p     *corev1.Pod
+	terms []term
 }
 
 func newSchedState(s *Sandbox, v *view) *schedState {
@@ -46,8 +52,8 @@ func (st *schedState) add(p *corev1.Pod) {
 	}
 	if p.DeletionTimestamp == nil {
 		st.bound = append(st.bound, p)
-		if len(antiAffinity(p)) > 0 {
-			st.anti = append(st.anti, p)
+		if a := p.Spec.Affinity; a != nil && a.PodAntiAffinity != nil && len(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) > 0 {
+			st.anti = append(st.anti, antiPod{p: p, terms: antiAffinity(p)})
 		}
 	}
 }
@@ -191,12 +197,13 @@ func (st *schedState) fits(c *candidate, n *corev1.Node, leaving bool) string {
 			return "pod anti-affinity"
 		}
 	}
-	for _, q := range st.anti {
+	for _, a := range st.anti {
+		q := a.p
 		qn := st.v.node[q.Spec.NodeName]
 		if qn == nil {
 			continue
 		}
-		for _, t := range antiAffinity(q) {
+		for _, t := range a.terms {
 			qd, ok1 := domainOf(qn, t.key)
 			nd, ok2 := domainOf(n, t.key)
 			if ok1 && ok2 && qd == nd && t.selects(p) {
