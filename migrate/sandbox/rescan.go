@@ -62,15 +62,16 @@ func (s *Sandbox) Rescan(context.Context) (*snapshot.Snapshot, error) {
 	}
 	out.Groups = groups
 
+	// The view's objects are the controllers' own: convert them under the locks.
 	s.Kube.Lock()
+	defer s.Kube.Unlock()
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	v := s.view()
 	out.Nodes = out.Nodes[:0]
 	for _, n := range v.nodes {
 		out.Nodes = append(out.Nodes, s.snapNode(n))
 	}
-	s.mu.Unlock()
-	s.Kube.Unlock()
 
 	rsOwner := map[string]string{}
 	for _, r := range v.rs {
@@ -85,7 +86,7 @@ func (s *Sandbox) Rescan(context.Context) (*snapshot.Snapshot, error) {
 	out.PDBs = out.PDBs[:0]
 	for _, pdb := range v.pdbs {
 		out.PDBs = append(out.PDBs, snapshot.PDB{
-			Namespace: pdb.Namespace, Name: pdb.Name, Selector: pdb.Spec.Selector, MinAvailable: pdb.Spec.MinAvailable, MaxUnavailable: pdb.Spec.MaxUnavailable,
+			Namespace: pdb.Namespace, Name: pdb.Name, Selector: pdb.Spec.Selector.DeepCopy(), MinAvailable: pdb.Spec.MinAvailable, MaxUnavailable: pdb.Spec.MaxUnavailable,
 			CurrentHealthy: pdb.Status.CurrentHealthy, DesiredHealthy: pdb.Status.DesiredHealthy, ExpectedPods: pdb.Status.ExpectedPods, DisruptionsAllowed: pdb.Status.DisruptionsAllowed,
 		})
 	}
@@ -108,8 +109,10 @@ func findDeployment(ds []*appsv1.Deployment, ns, name string) *appsv1.Deployment
 	return nil
 }
 
-// snapNode is a node as the inventory records it. Callers hold s.mu.
+// snapNode is a node as the inventory records it (a copy: the snapshot shares nothing
+// with the controllers' objects). Callers hold s.mu.
 func (s *Sandbox) snapNode(n *corev1.Node) snapshot.Node {
+	n = n.DeepCopy()
 	return snapshot.Node{
 		Name: n.Name, Labels: n.Labels, Taints: n.Spec.Taints, ProviderID: n.Spec.ProviderID, InstanceID: instanceID(n.Spec.ProviderID),
 		Group: s.groupOfNode(n), Capacity: n.Status.Capacity, Allocatable: n.Status.Allocatable,
@@ -117,8 +120,9 @@ func (s *Sandbox) snapNode(n *corev1.Node) snapshot.Node {
 	}
 }
 
-// snapPod is a pod as the inventory records it.
+// snapPod is a pod as the inventory records it (a copy).
 func snapPod(p *corev1.Pod, v *view, rsOwner map[string]string) snapshot.Pod {
+	p = p.DeepCopy()
 	sp := snapshot.Pod{
 		Namespace: p.Namespace, Name: p.Name, NodeName: p.Spec.NodeName, Phase: string(p.Status.Phase),
 		Labels: p.Labels, Annotations: p.Annotations, PriorityClassName: p.Spec.PriorityClassName, Priority: p.Spec.Priority,
