@@ -24,6 +24,10 @@ type leaseLock struct {
 
 	mu      sync.Mutex
 	renewed time.Time
+	// renewing serializes renewIfDue: the steps' waits (one per pod being evicted) all
+	// beat at once, and concurrent renewals made each other's updates conflict until
+	// one gave up ("it kept changing under us") and failed the run.
+	renewing sync.Mutex
 }
 
 func (l *leaseLock) heldByOther(le *coordinationv1.Lease) *LockedError {
@@ -121,6 +125,8 @@ func (l *leaseLock) markRenewed() {
 // renewIfDue renews the lock when a third of its duration has passed. It fails when
 // another run took the lock over (ours expired): the run must stop.
 func (l *leaseLock) renewIfDue(ctx context.Context) error {
+	l.renewing.Lock()
+	defer l.renewing.Unlock()
 	l.mu.Lock()
 	due := l.env.now().Sub(l.renewed) >= l.duration/3
 	l.mu.Unlock()
