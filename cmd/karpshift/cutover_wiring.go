@@ -122,12 +122,16 @@ type drainFlags struct {
 	allowStandalone   bool
 	allowEmptyDir     bool
 	disableEviction   bool
+	cordon            string
+	pollInterval      time.Duration
 }
 
 func (d *drainFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&d.batch, "batch", "1", "nodes cordoned and drained together: a number, or a percentage of the group such as 25%")
-	f.IntVar(&d.parallelism, "parallelism", 5, "pods evicted at once within a batch")
+	f.StringVar(&d.cordon, "cordon", "group", "group: cordon every node of a group before its first batch, so no pod moves twice; batch: cordon each batch just before its drain")
+	f.IntVar(&d.parallelism, "parallelism", 5, "eviction requests in flight at once (pods waiting for a PodDisruptionBudget do not count)")
+	f.DurationVar(&d.pollInterval, "poll-interval", time.Second, "how often waits look at the cluster again (raise it to spare a busy API server)")
 	f.DurationVar(&d.drainTimeout, "drain-timeout", 15*time.Minute, "per batch: how long evictions refused by a PodDisruptionBudget are retried, and replacements awaited")
 	f.BoolVar(&d.allowDoNotDisrupt, "allow-do-not-disrupt", false, "also evict pods annotated karpenter.sh/do-not-disrupt=true or safe-to-evict=false")
 	f.BoolVar(&d.allowStandalone, "allow-standalone", false, "also evict pods without a controller (nothing recreates them)")
@@ -135,20 +139,36 @@ func (d *drainFlags) add(cmd *cobra.Command) {
 	f.BoolVar(&d.disableEviction, "disable-eviction", false, "DANGEROUS: delete pods instead of evicting them, ignoring PodDisruptionBudgets (recorded in the journal)")
 }
 
-func (d *drainFlags) options() (cutover.Batch, cutover.DrainPolicy, error) {
+// options returns the cutover options the flags set: batch, cordoning, parallelism,
+// drain timeout and which pods may move.
+func (d *drainFlags) options() (cutover.Options, error) {
 	b, err := cutover.ParseBatch(d.batch)
 	if err != nil {
-		return cutover.Batch{}, cutover.DrainPolicy{}, usageError("--batch: %v", err)
+		return cutover.Options{}, usageError("--batch: %v", err)
 	}
 	if d.parallelism < 1 {
-		return cutover.Batch{}, cutover.DrainPolicy{}, usageError("--parallelism must be at least 1")
+		return cutover.Options{}, usageError("--parallelism must be at least 1")
 	}
 	if d.drainTimeout <= 0 {
-		return cutover.Batch{}, cutover.DrainPolicy{}, usageError("--drain-timeout must be positive")
+		return cutover.Options{}, usageError("--drain-timeout must be positive")
 	}
-	return b, cutover.DrainPolicy{
-		AllowDoNotDisrupt: d.allowDoNotDisrupt, AllowStandalone: d.allowStandalone,
-		AllowEmptyDir: d.allowEmptyDir, DisableEviction: d.disableEviction,
+	if d.pollInterval < 0 {
+		return cutover.Options{}, usageError("--poll-interval must not be negative")
+	}
+	byBatch := false
+	switch d.cordon {
+	case "group", "":
+	case "batch":
+		byBatch = true
+	default:
+		return cutover.Options{}, usageError("--cordon %q: want group or batch", d.cordon)
+	}
+	return cutover.Options{
+		Batch: b, CordonByBatch: byBatch, Parallelism: d.parallelism, DrainTimeout: d.drainTimeout,
+		Drain: cutover.DrainPolicy{
+			AllowDoNotDisrupt: d.allowDoNotDisrupt, AllowStandalone: d.allowStandalone,
+			AllowEmptyDir: d.allowEmptyDir, DisableEviction: d.disableEviction,
+		},
 	}, nil
 }
 

@@ -92,7 +92,7 @@ func (o *demoOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	batch, policy, err := o.drain.options()
+	copts, err := o.drain.options()
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (o *demoOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	}
 	d, err := sandbox.NewDemo(s, sandbox.DemoOptions{
 		Plan:    popts,
-		Cutover: cutover.Options{Batch: batch, Parallelism: o.drain.parallelism, DrainTimeout: o.drain.drainTimeout, Drain: policy},
+		Cutover: copts,
 		Sandbox: sandbox.Options{Logger: logger},
 	})
 	if err != nil {

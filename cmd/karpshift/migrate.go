@@ -63,7 +63,7 @@ Exit codes: 0 done, 1 failed (what remains is printed), 2 usage, 3 refused by a 
 }
 
 func (o *migrateOptions) run(cmd *cobra.Command, g *globalOptions, deps cutoverDeps) error {
-	batch, policy, err := o.drain.options()
+	opts, err := o.drain.options()
 	if err != nil {
 		return err
 	}
@@ -71,10 +71,7 @@ func (o *migrateOptions) run(cmd *cobra.Command, g *globalOptions, deps cutoverD
 	if err != nil {
 		return err
 	}
-	opts := cutover.Options{
-		Groups: o.groups, Batch: batch, Parallelism: o.drain.parallelism, DrainTimeout: o.drain.drainTimeout,
-		Drain: policy, SkipSimulation: o.skipSimulation, ReadyTimeout: o.readyTimeout,
-	}
+	opts.Groups, opts.SkipSimulation, opts.ReadyTimeout = o.groups, o.skipSimulation, o.readyTimeout
 	if !o.approve && !o.dryRun {
 		steps, err := cutover.BuildSteps(p, s, nil, opts)
 		if err != nil {
@@ -90,6 +87,7 @@ func (o *migrateOptions) run(cmd *cobra.Command, g *globalOptions, deps cutoverD
 	if err != nil {
 		return err
 	}
+	env.PollInterval = o.drain.pollInterval
 	steps, err := cutover.BuildSteps(p, s, env, opts)
 	if err != nil {
 		return withCode(exitUsage, err)

@@ -98,14 +98,14 @@ func TestMigrateApproveConverges(t *testing.T) {
 			t.Errorf("progress lacks %q:\n%s", want, r.err)
 		}
 	}
-	for _, want := range []string{"group ng-spot: min 0, max 6, desired 0, 0 nodes", "11 steps applied, 8 already done."} {
+	for _, want := range []string{"group ng-spot: min 0, max 6, desired 0, 0 nodes", "11 steps applied, 9 already done."} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.out)
 		}
 	}
 	// Re-running resumes: nothing left but the report.
 	r = migrateCLI(t, w, "--plan", dir, "--approve")
-	if r.code != 0 || !strings.Contains(r.out, "1 steps applied, 18 already done.") {
+	if r.code != 0 || !strings.Contains(r.out, "1 steps applied, 19 already done.") {
 		t.Errorf("re-run: exit %d\n%s\n%s", r.code, r.out, r.err)
 	}
 }
@@ -157,18 +157,25 @@ func TestMigrateRefusalsExit3AndSayHowToContinue(t *testing.T) {
 	}
 }
 
-func TestMigratePDBTimeoutExits1WithWhatRemains(t *testing.T) {
+// A budget that never allows an eviction is refused before anything changes (exit 3),
+// not found at the drain timeout after the NodePools, the pause and the cordons.
+func TestMigrateFrozenPDBExits3BeforeChangingAnything(t *testing.T) {
 	w := cutovertest.NewWorld()
 	pdb := w.PDB("default", "db")
 	pdb.Spec.MaxUnavailable = ptr.To(intstr.FromInt32(0))
 	w.Update(pdb)
 	r := migrateCLI(t, w, "--plan", samplePlanDir(t), "--approve", "--drain-timeout", "2m")
-	if r.code != exitFailure {
-		t.Fatalf("exit %d, want 1:\n%s", r.code, r.err)
+	if r.code != exitBlocked {
+		t.Fatalf("exit %d, want 3:\n%s", r.code, r.err)
 	}
-	for _, want := range []string{"group/ng-spot/drain failed", "default/db-0", "nodes cordoned and not yet empty: ng-spot-1", "karpshift migrate --plan", "karpshift rollback --plan"} {
+	for _, want := range []string{"preflight/disruption-budgets", "PodDisruptionBudget default/db never allows an eviction (maxUnavailable 0)", "default/db-0 on group ng-spot", "left untouched: this run changed nothing", "to continue:"} {
 		if !strings.Contains(r.err, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.err)
+		}
+	}
+	for _, lw := range w.LiveWrites() {
+		if !strings.Contains(lw, "leases") {
+			t.Errorf("a refused run wrote %s", lw)
 		}
 	}
 }
@@ -253,7 +260,7 @@ func TestMigrateWithoutApprovePrintsTheStepsAndTouchesNothing(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"Cutover of cluster demo: 19 steps. Nothing changes without --approve.", "phase prepare", "preflight/no-drift", "phase group:ng-spot", "group/ng-spot/drain", "karpshift migrate --plan " + dir + " --approve"} {
+	for _, want := range []string{"Cutover of cluster demo: 20 steps. Nothing changes without --approve.", "phase prepare", "preflight/no-drift", "phase group:ng-spot", "group/ng-spot/drain", "karpshift migrate --plan " + dir + " --approve"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

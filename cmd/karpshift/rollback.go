@@ -60,7 +60,7 @@ applied. Without --approve it prints the steps and changes nothing.`,
 }
 
 func (o *rollbackOptions) run(cmd *cobra.Command, g *globalOptions, deps cutoverDeps) error {
-	batch, policy, err := o.drain.options()
+	do, err := o.drain.options()
 	if err != nil {
 		return err
 	}
@@ -82,6 +82,7 @@ func (o *rollbackOptions) run(cmd *cobra.Command, g *globalOptions, deps cutover
 		if env, err = deps.env(ctx, g, p); err != nil {
 			return err
 		}
+		env.PollInterval = o.drain.pollInterval
 	}
 	if p == nil {
 		if p, s, err = cutover.RollbackPlan(ctx, env); err != nil {
@@ -90,7 +91,7 @@ func (o *rollbackOptions) run(cmd *cobra.Command, g *globalOptions, deps cutover
 	}
 	ro := cutover.RollbackOptions{
 		Groups: o.groups, RemoveNodePools: o.removeNodePools, NodeTimeout: o.nodeTimeout,
-		Batch: batch, Parallelism: o.drain.parallelism, DrainTimeout: o.drain.drainTimeout, Drain: policy,
+		Batch: do.Batch, Parallelism: do.Parallelism, DrainTimeout: do.DrainTimeout, Drain: do.Drain,
 	}
 	if !o.approve && !o.dryRun {
 		steps, err := cutover.BuildRollback(p, s, nil, ro)

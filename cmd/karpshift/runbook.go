@@ -57,7 +57,7 @@ func (o *runbookOptions) run(g *globalOptions) error {
 	if format != render.RunbookShell && format != render.RunbookMarkdown {
 		return usageError("--format %q: want sh or md", o.format)
 	}
-	batch, policy, err := o.drain.options()
+	do, err := o.drain.options()
 	if err != nil {
 		return err
 	}
@@ -71,13 +71,11 @@ func (o *runbookOptions) run(g *globalOptions) error {
 		title = "rollback"
 		steps, err = cutover.BuildRollback(p, s, nil, cutover.RollbackOptions{
 			Groups: o.groups, RemoveNodePools: o.removeNodePools,
-			Batch: batch, Parallelism: o.drain.parallelism, DrainTimeout: o.drain.drainTimeout, Drain: policy,
+			Batch: do.Batch, Parallelism: do.Parallelism, DrainTimeout: do.DrainTimeout, Drain: do.Drain,
 		})
 	} else {
-		steps, err = cutover.BuildSteps(p, s, nil, cutover.Options{
-			Groups: o.groups, Batch: batch, Parallelism: o.drain.parallelism, DrainTimeout: o.drain.drainTimeout,
-			Drain: policy, ReadyTimeout: o.readyTimeout,
-		})
+		do.Groups, do.ReadyTimeout = o.groups, o.readyTimeout
+		steps, err = cutover.BuildSteps(p, s, nil, do)
 	}
 	if err != nil {
 		return withCode(exitUsage, err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -94,13 +95,12 @@ func (o *tuiOptions) backend(ctx context.Context, g *globalOptions, deps cutover
 	}
 	var opts cutover.Options // defaults, as migrate's flags have them
 	if o.drain.batch != "" { // the flags are registered on the tui command, not on the root
-		batch, policy, err := o.drain.options()
-		if err != nil {
+		var err error
+		if opts, err = o.drain.options(); err != nil {
 			return nil, err
 		}
-		opts = cutover.Options{Batch: batch, Parallelism: o.drain.parallelism, DrainTimeout: o.drain.drainTimeout, Drain: policy}
 	}
-	return &liveBackend{Offline: off, g: g, deps: deps, opts: opts}, nil
+	return &liveBackend{Offline: off, g: g, deps: deps, opts: opts, poll: o.drain.pollInterval}, nil
 }
 
 // run hands the terminal to the TUI; meanwhile the command's logger writes to the log
@@ -192,6 +192,8 @@ type liveBackend struct {
 	deps cutoverDeps
 	// opts shape the drains (the tui command's --batch, --drain-timeout, ... flags).
 	opts cutover.Options
+	// poll is the waits' poll interval (--poll-interval).
+	poll time.Duration
 
 	mu  sync.Mutex
 	env *cutover.Env
@@ -206,6 +208,7 @@ func (b *liveBackend) clients(ctx context.Context, p *plan.Plan) (*cutover.Env, 
 		if err != nil {
 			return nil, err
 		}
+		env.PollInterval = b.poll
 		b.env = env
 	}
 	return b.env, nil

@@ -18,9 +18,14 @@ type Options struct {
 	// Groups limits the cutover to these groups (--group); empty means every group the
 	// plan migrates. Plan order is kept.
 	Groups []string
-	// Batch is how many nodes are cordoned and drained together (default 1).
+	// Batch is how many nodes are drained together (default 1).
 	Batch Batch
-	// Parallelism is how many pods are evicted at once within a batch (default 5).
+	// CordonByBatch cordons each batch just before draining it. By default every node
+	// of a group is cordoned before its first batch, so that a pod evicted from one
+	// batch cannot land on a node of a later batch and have to move twice.
+	CordonByBatch bool
+	// Parallelism is how many eviction requests are in flight at once (default 5); pods
+	// waiting for a PodDisruptionBudget to allow their eviction do not count.
 	Parallelism int
 	// DrainTimeout bounds each batch: evictions refused by a PDB are retried with
 	// backoff until then, and the replacements must be Running by then (default 15m).

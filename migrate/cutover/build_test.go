@@ -49,6 +49,7 @@ prepare preflight/interruption-queue
 prepare preflight/findings
 prepare preflight/no-drift
 prepare preflight/drainable-pods
+prepare preflight/disruption-budgets
 prepare preflight/pods-schedulable
 prepare apply/ec2nodeclass/default
 prepare apply/nodepool/on-demand

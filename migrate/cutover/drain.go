@@ -12,8 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/kubectl/pkg/drain"
 
@@ -149,6 +149,12 @@ func (s *drainStep) Apply(ctx context.Context) error {
 		}
 		if size == 0 {
 			size = s.sp.opts.Batch.size(len(nodes))
+			if !s.sp.opts.CordonByBatch {
+				if err := s.cordonAhead(ctx, env, h, nodes); err != nil {
+					return err
+				}
+				continue // list again: the nodes now show as cordoned
+			}
 		}
 		var todo []corev1.Node
 		drained := 0
@@ -187,6 +193,52 @@ func (s *drainStep) Apply(ctx context.Context) error {
 	}
 }
 
+// cordonAhead cordons every node of the group before the first batch is drained, so
+// that pods evicted from one batch cannot land on a node of a later batch and be
+// evicted twice. It first checks every node as drainBatch checks a batch (the Karpenter
+// controller, pods that may not be evicted): a refusal leaves every node as it was.
+func (s *drainStep) cordonAhead(ctx context.Context, env *Env, h *drain.Helper, nodes []corev1.Node) error {
+	hosts, err := env.karpenterHosts(ctx, s.kh)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if _, err := s.evictable(ctx, env, h, hosts, n, nodes); err != nil {
+			return err
+		}
+	}
+	for i := range nodes {
+		if err := env.cordon(ctx, &nodes[i], s.id, s.group); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// evictable returns the pods to evict from node n, or refuses a node that hosts the
+// Karpenter controller or runs a pod that may not be evicted; untouched names the nodes
+// left as they were.
+func (s *drainStep) evictable(ctx context.Context, env *Env, h *drain.Helper, hosts map[string]bool, n corev1.Node, untouched []corev1.Node) ([]corev1.Pod, error) {
+	if hosts[n.Name] {
+		return nil, &BlockedError{Step: s.id, Reason: fmt.Sprintf("the Karpenter controller runs on node %s of %s", n.Name, s.what),
+			Fix:       "pin Karpenter to capacity that stays (a kept node group or Fargate), then re-run",
+			Untouched: untouchedBatch(untouched)}
+	}
+	list, errs := h.GetPodsForDeletion(n.Name)
+	if len(errs) > 0 {
+		all, err := env.nodePods(ctx, n.Name)
+		if err != nil {
+			return nil, err
+		}
+		reason, fix := s.sp.opts.Drain.blockedPods(all)
+		if reason == "" {
+			reason = errors.Join(errs...).Error()
+		}
+		return nil, &BlockedError{Step: s.id, Reason: reason + " (node " + n.Name + ")", Fix: fix + "; then re-run", Untouched: untouchedBatch(untouched)}
+	}
+	return list.Pods(), nil
+}
+
 // drainBatch cordons the batch, evicts its pods and waits until they are gone and
 // their replacements run on nodes outside drained.
 func (s *drainStep) drainBatch(ctx context.Context, env *Env, h *drain.Helper, gv schema.GroupVersion, chunk []corev1.Node, drained map[string]bool) error {
@@ -196,24 +248,11 @@ func (s *drainStep) drainBatch(ctx context.Context, env *Env, h *drain.Helper, g
 	}
 	var evict []corev1.Pod
 	for _, n := range chunk {
-		if hosts[n.Name] {
-			return &BlockedError{Step: s.id, Reason: fmt.Sprintf("the Karpenter controller runs on node %s of %s", n.Name, s.what),
-				Fix:       "pin Karpenter to capacity that stays (a kept node group or Fargate), then re-run",
-				Untouched: untouchedBatch(chunk)}
+		pods, err := s.evictable(ctx, env, h, hosts, n, chunk)
+		if err != nil {
+			return err
 		}
-		list, errs := h.GetPodsForDeletion(n.Name)
-		if len(errs) > 0 {
-			all, err := env.nodePods(ctx, n.Name)
-			if err != nil {
-				return err
-			}
-			reason, fix := s.sp.opts.Drain.blockedPods(all)
-			if reason == "" {
-				reason = errors.Join(errs...).Error()
-			}
-			return &BlockedError{Step: s.id, Reason: reason + " (node " + n.Name + ")", Fix: fix + "; then re-run", Untouched: untouchedBatch(chunk)}
-		}
-		evict = append(evict, list.Pods()...)
+		evict = append(evict, pods...)
 	}
 	for i := range chunk {
 		if err := env.cordon(ctx, &chunk[i], s.id, s.group); err != nil {
@@ -250,16 +289,24 @@ func (s *drainStep) drainBatch(ctx context.Context, env *Env, h *drain.Helper, g
 	for i := range chunk {
 		notReady[chunk[i].Name] = !nodeReady(&chunk[i])
 	}
+	evicted := make(map[types.UID]bool, len(evict))
+	for i := range evict {
+		evicted[evict[i].UID] = true
+	}
 	var why []string
 	cond := func(ctx context.Context) (bool, error) {
 		why = why[:0]
-		for i := range evict {
-			p := &evict[i]
-			cur, err := env.c().Kube.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
-			if err == nil && cur.UID == p.UID && !(cur.DeletionTimestamp != nil && notReady[cur.Spec.NodeName]) {
-				why = append(why, podKey(p)+" has not terminated yet")
-			} else if err != nil && !apierrors.IsNotFound(err) {
+		// One list per node of the batch, not one GET per evicted pod.
+		for i := range chunk {
+			pods, err := env.nodePods(ctx, chunk[i].Name)
+			if err != nil {
 				return false, err
+			}
+			for j := range pods {
+				cur := &pods[j]
+				if evicted[cur.UID] && !(cur.DeletionTimestamp != nil && notReady[cur.Spec.NodeName]) {
+					why = append(why, podKey(cur)+" has not terminated yet")
+				}
 			}
 		}
 		missing, err := env.replacementsMissing(ctx, owners, drained)
@@ -283,8 +330,25 @@ func (s *drainStep) drainBatch(ctx context.Context, env *Env, h *drain.Helper, g
 	return nil
 }
 
+// untouchedBatch says what a refusal left of these nodes: not cordoned, or cordoned
+// ahead of the drain (rollback uncordons them), and in either case no pod evicted.
 func untouchedBatch(chunk []corev1.Node) string {
-	return "nodes " + strings.Join(nodeNames(chunk), ", ") + " were not cordoned and none of their pods evicted"
+	var fresh, cordoned []string
+	for i := range chunk {
+		if chunk[i].Spec.Unschedulable {
+			cordoned = append(cordoned, chunk[i].Name)
+		} else {
+			fresh = append(fresh, chunk[i].Name)
+		}
+	}
+	var out []string
+	if len(fresh) > 0 {
+		out = append(out, "nodes "+strings.Join(fresh, ", ")+" were not cordoned and none of their pods evicted")
+	}
+	if len(cordoned) > 0 {
+		out = append(out, "nodes "+strings.Join(cordoned, ", ")+" stay cordoned with none of their pods evicted ('karpshift rollback' uncordons them)")
+	}
+	return strings.Join(out, "; ")
 }
 
 type refusal struct {
@@ -292,9 +356,11 @@ type refusal struct {
 	fatal    error
 }
 
-// evictAll evicts the pods, Parallelism at a time. A 429 (a PDB allowing no disruption
-// now) is retried with backoff until deadline; those still refused and the fatal
-// failures are returned.
+// evictAll evicts the pods. At most Parallelism eviction requests are in flight at
+// once; a pod whose eviction was refused with a 429 (a PDB allowing no disruption now)
+// waits for its retry without holding a slot, so the pods of one budget queue up while
+// the others are evicted. Retries go on until deadline; the pods still refused and the
+// fatal failures are returned.
 func (s *drainStep) evictAll(ctx context.Context, env *Env, h *drain.Helper, gv schema.GroupVersion, pods []corev1.Pod, deadline time.Time) []refusal {
 	var (
 		mu  sync.Mutex
@@ -305,11 +371,9 @@ func (s *drainStep) evictAll(ctx context.Context, env *Env, h *drain.Helper, gv 
 	for i := range pods {
 		p := pods[i]
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			if r := s.evict(ctx, env, h, gv, &p, deadline); r != nil {
+			if r := s.evict(ctx, env, h, gv, &p, deadline, sem); r != nil {
 				mu.Lock()
 				out = append(out, *r)
 				mu.Unlock()
@@ -321,18 +385,31 @@ func (s *drainStep) evictAll(ctx context.Context, env *Env, h *drain.Helper, gv 
 	return out
 }
 
-func (s *drainStep) evict(ctx context.Context, env *Env, h *drain.Helper, gv schema.GroupVersion, p *corev1.Pod, deadline time.Time) *refusal {
+// evictRetry is the schedule of retries after a 429: 1s growing to 5s, as often as
+// kubectl drain retries (every 5s) or more, so a pod goes as soon as its budget allows.
+var evictRetry = wait.Backoff{Duration: time.Second, Factor: 1.5, Cap: 5 * time.Second, Steps: 1 << 30}
+
+func (s *drainStep) evict(ctx context.Context, env *Env, h *drain.Helper, gv schema.GroupVersion, p *corev1.Pod, deadline time.Time, sem chan struct{}) *refusal {
 	key := podKey(p)
 	ev := Event{Step: s.id, Group: s.group, Node: p.Spec.NodeName, Pod: key}
-	env.emit(withType(ev, PodEvicting, "evicting"))
-	last, retries := "", 0
-	attempt := func(context.Context) (bool, error) {
+	last, retries, announced := "", 0, false
+	attempt := func(ctx context.Context) (bool, error) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		if !announced {
+			env.emit(withType(ev, PodEvicting, "evicting"))
+			announced = true
+		}
 		var err error
 		if s.sp.opts.Drain.DisableEviction {
 			err = h.DeletePod(*p)
 		} else {
 			err = h.EvictPod(*p, gv)
 		}
+		<-sem
 		switch {
 		case err == nil, apierrors.IsNotFound(err):
 			env.emit(withType(ev, PodEvicted, "evicted"))
@@ -350,9 +427,8 @@ func (s *drainStep) evict(ctx context.Context, env *Env, h *drain.Helper, gv sch
 		}
 		return false, fmt.Errorf("evicting pod %s: %w", key, err)
 	}
-	b := wait.Backoff{Duration: 2 * time.Second, Factor: 1.5, Cap: 30 * time.Second, Steps: 1 << 30}
 	rest := max(deadline.Sub(env.now()), time.Second)
-	err := env.waitBackoff(ctx, withType(ev, Waiting, "the disruption budget to allow evicting "+key), rest, b, attempt)
+	err := env.waitBackoff(ctx, withType(ev, Waiting, "the disruption budget to allow evicting "+key), rest, evictRetry, attempt)
 	switch {
 	case err == nil:
 		return nil

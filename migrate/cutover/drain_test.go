@@ -19,19 +19,41 @@ import (
 	"github.com/karpshift/karpshift/migrate/cutover/cutovertest"
 )
 
-func TestPDBThatNeverAllowsTimesOutAndSaysWhatRemains(t *testing.T) {
+// TestPDBThatStopsAllowingTimesOutAndSaysWhatRemains: a budget that allowed evictions
+// at the preflight (so it passed preflight/disruption-budgets) is tightened to
+// maxUnavailable 0 while the drain runs; the drain retries until its timeout, then
+// says what remains.
+func TestPDBThatStopsAllowingTimesOutAndSaysWhatRemains(t *testing.T) {
 	w := cutovertest.NewWorld()
 	pdb := &policyv1.PodDisruptionBudget{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"},
-		Spec:       policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromInt32(0)), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+		Spec:       policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromInt32(1)), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
 	}
-	if err := w.Kube.Tracker().Update(policyv1.SchemeGroupVersion.WithResource("poddisruptionbudgets"), pdb, "default"); err != nil {
+	pdbs := policyv1.SchemeGroupVersion.WithResource("poddisruptionbudgets")
+	if err := w.Kube.Tracker().Update(pdbs, pdb, "default"); err != nil {
 		t.Fatal(err)
 	}
 	o := opts()
 	o.DrainTimeout = 3 * time.Minute
 	start := w.Clock.Now()
-	_, rec, err := migrate(t, w, o)
+	env := w.Env()
+	rec := &cutover.Recorder{}
+	tightened := false
+	sink := cutover.SinkFunc(func(e cutover.Event) {
+		if e.Type == cutover.StepStarted && e.Step == "group/ng-spot/drain" && !tightened {
+			tightened = true
+			frozen := pdb.DeepCopy()
+			frozen.Spec.MaxUnavailable = ptr.To(intstr.FromInt32(0))
+			if err := w.Kube.Tracker().Update(pdbs, frozen, "default"); err != nil {
+				t.Error(err)
+			}
+		}
+		rec.Event(e)
+	})
+	_, err := executor(env, "test@host").Run(context.Background(), build(t, w, env, o), sink)
+	if !tightened {
+		t.Fatal("the drain of ng-spot never started")
+	}
 	var se *cutover.StepError
 	var dt *cutover.DrainTimeoutError
 	if !errors.As(err, &se) || !errors.As(err, &dt) {
@@ -52,12 +74,16 @@ func TestPDBThatNeverAllowsTimesOutAndSaysWhatRemains(t *testing.T) {
 	if len(rec.Of(cutover.PodRetry)) == 0 {
 		t.Error("the refusals were not reported")
 	}
-	// Nothing was scaled; the other node of the group was not touched.
+	// Nothing was scaled; the next batch's node was cordoned ahead (so no pod lands
+	// on it) but none of its pods evicted.
 	if s, _ := w.EKS.Nodegroup("ng-spot"); s.Desired != 2 {
 		t.Error("the group was scaled down")
 	}
-	if w.Node("ng-spot-2").Spec.Unschedulable {
-		t.Error("the next batch was cordoned")
+	if !w.Node("ng-spot-2").Spec.Unschedulable {
+		t.Error("the next batch was not cordoned ahead")
+	}
+	if w.Pod("default", "web-1") == nil || w.Pod("default", "web-1").Spec.NodeName != "ng-spot-2" {
+		t.Error("a pod of the next batch was moved")
 	}
 	if w.Pod("default", "web-0") == nil {
 		t.Error("the protected pod is gone")
@@ -185,5 +211,40 @@ func TestPodsStuckTerminatingOnANotReadyNodeDoNotHoldTheDrain(t *testing.T) {
 	}
 	if s, _ := w.EKS.Nodegroup("ng-spot"); s.Desired != 0 {
 		t.Error("ng-spot not scaled down")
+	}
+}
+
+// TestCordonAheadOrByBatch: by default every node of a group is cordoned before its
+// first eviction (no pod lands on a node drained later); with CordonByBatch a node is
+// cordoned only when its batch comes.
+func TestCordonAheadOrByBatch(t *testing.T) {
+	for _, byBatch := range []bool{false, true} {
+		w := cutovertest.NewWorld()
+		o := opts()
+		o.CordonByBatch = byBatch
+		_, rec, err := migrate(t, w, o)
+		if err != nil {
+			logEvents(t, rec)
+			t.Fatal(err)
+		}
+		firstEviction, secondCordon := -1, -1
+		for i, e := range rec.Events() {
+			if e.Group != "ng-spot" {
+				continue
+			}
+			if e.Type == cutover.PodEvicting && firstEviction < 0 {
+				firstEviction = i
+			}
+			if e.Type == cutover.NodeCordoned && e.Node == "ng-spot-2" {
+				secondCordon = i
+			}
+		}
+		if firstEviction < 0 || secondCordon < 0 {
+			t.Fatalf("byBatch=%v: no eviction (%d) or no cordon of ng-spot-2 (%d)", byBatch, firstEviction, secondCordon)
+		}
+		if ahead := secondCordon < firstEviction; ahead == byBatch {
+			t.Errorf("byBatch=%v: ng-spot-2 cordoned at event %d, first eviction at %d", byBatch, secondCordon, firstEviction)
+		}
+		wantConverged(t, w)
 	}
 }

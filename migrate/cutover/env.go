@@ -59,7 +59,7 @@ type Env struct {
 	Schedulable func(s *snapshot.Snapshot, p *plan.Plan) ([]Unschedulable, error)
 	// StateNamespace holds the journal ConfigMap and the Lease ("" = kube-system).
 	StateNamespace string
-	// PollInterval is how often waits re-check (0 = 5s).
+	// PollInterval is how often waits re-check (0 = 1s).
 	PollInterval time.Duration
 
 	mu        sync.Mutex
@@ -92,7 +92,7 @@ func (e *Env) namespace() string {
 
 func (e *Env) pollInterval() time.Duration {
 	if e.PollInterval <= 0 {
-		return 5 * time.Second
+		return time.Second
 	}
 	return e.PollInterval
 }

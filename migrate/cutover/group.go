@@ -26,7 +26,7 @@ func (sp *spec) groupSteps(m *plan.GroupMove) []Step {
 		target = " onto NodePool " + m.NodePool
 	}
 	drainStep := &drainStep{
-		base:      sp.base("group/"+m.Group+"/drain", fmt.Sprintf("Cordon the nodes of %s in batches of %s and evict their pods%s (PDBs honoured, timeout %s per batch)", m.Group, sp.opts.Batch, target, sp.opts.DrainTimeout), phase),
+		base:      sp.base("group/"+m.Group+"/drain", drainDescription(m.Group, target, sp.opts), phase),
 		what:      "group " + m.Group,
 		group:     m.Group,
 		nodes:     func(ctx context.Context, env *Env) ([]corev1.Node, error) { return env.groupNodes(ctx, g) },
@@ -34,8 +34,8 @@ func (sp *spec) groupSteps(m *plan.GroupMove) []Step {
 		kh:        karpenterHintOf(sp.snap),
 		script: script.Script{
 			Done: "ks_group_drained " + args,
-			Apply: []string{fmt.Sprintf("ks_drain_group %s %s %s %s %s %s %s", quote(sp.opts.Batch.String()), secs(sp.opts.DrainTimeout),
-				flag01(d.AllowDoNotDisrupt), flag01(d.AllowStandalone), flag01(d.AllowEmptyDir), flag01(d.DisableEviction), args)},
+			Apply: []string{fmt.Sprintf("ks_drain_group %s %s %s %s %s %s %s %s", quote(sp.opts.Batch.String()), secs(sp.opts.DrainTimeout),
+				flag01(d.AllowDoNotDisrupt), flag01(d.AllowStandalone), flag01(d.AllowEmptyDir), flag01(d.DisableEviction), flag01(sp.opts.CordonByBatch), args)},
 			Wait: scriptWait("ks_group_drained "+args, "every node of "+m.Group+" to be cordoned and empty", sp.opts.DrainTimeout),
 		},
 	}
@@ -44,6 +44,14 @@ func (sp *spec) groupSteps(m *plan.GroupMove) []Step {
 		drainStep,
 		&scaleDownStep{base: sp.base("group/"+m.Group+"/scale-down", fmt.Sprintf("Scale %s to 0 (min 0, desired 0) once every pod runs elsewhere, and wait for its nodes to leave", m.Group), phase), g: g},
 	}
+}
+
+func drainDescription(group, target string, o Options) string {
+	cordon := "Cordon every node of " + group + ", then drain them"
+	if o.CordonByBatch {
+		cordon = "Cordon and drain the nodes of " + group
+	}
+	return fmt.Sprintf("%s in batches of %s, evicting their pods%s (PDBs honoured, timeout %s per batch)", cordon, o.Batch, target, o.DrainTimeout)
 }
 
 // markStep records the group's sizes before the migration and marks it migrating.

@@ -68,6 +68,7 @@ func (sp *spec) preflight() []Step {
 		sp.findingsCheck(),
 		sp.driftCheck(),
 		sp.drainableCheck(),
+		sp.budgetsCheck(),
 		sp.check("preflight/pods-schedulable",
 			"Every pod of the groups to drain fits the planned NodePools (scheduling simulation)",
 			script.Script{

@@ -8,8 +8,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	"github.com/karpshift/karpshift/inventory/snapshot"
@@ -341,5 +344,74 @@ func TestBlockedPodAppearingMidRunStopsBeforeItsGroup(t *testing.T) {
 		if w.Node(n).Spec.Unschedulable {
 			t.Errorf("%s was cordoned", n)
 		}
+	}
+}
+
+func TestRefusesBudgetsThatNeverAllowAnEviction(t *testing.T) {
+	web := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+	budget := func(name string, spec policyv1.PodDisruptionBudgetSpec) *policyv1.PodDisruptionBudget {
+		spec.Selector = web
+		return &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name}, Spec: spec}
+	}
+	cases := []struct {
+		name string
+		pdbs []*policyv1.PodDisruptionBudget
+		says []string
+	}{
+		{"maxUnavailable 0", []*policyv1.PodDisruptionBudget{budget("web", policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromInt32(0))})},
+			[]string{"PodDisruptionBudget default/web never allows an eviction (maxUnavailable 0)", "default/web-0 on group ng-spot", "default/web-2 on group asg-ondemand", "relax the budget"}},
+		{"maxUnavailable 0%", []*policyv1.PodDisruptionBudget{budget("web", policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromString("0%"))})},
+			[]string{"(maxUnavailable 0%)"}},
+		{"minAvailable = pods", []*policyv1.PodDisruptionBudget{budget("web", policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(4))})},
+			[]string{"(minAvailable 4 with 4 pods)"}},
+		{"minAvailable 100%", []*policyv1.PodDisruptionBudget{budget("web", policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromString("100%"))})},
+			[]string{"(minAvailable 100% with 4 pods)"}},
+		{"two budgets", []*policyv1.PodDisruptionBudget{
+			budget("web", policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(1))}),
+			budget("web-too", policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromInt32(1))}),
+		}, []string{"pod default/web-0 (group ng-spot) is covered by PodDisruptionBudgets web and web-too", "one PodDisruptionBudget at most"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := cutovertest.NewWorld()
+			for _, p := range c.pdbs {
+				gvr := policyv1.SchemeGroupVersion.WithResource("poddisruptionbudgets")
+				err := w.Kube.Tracker().Update(gvr, p, "default")
+				if apierrors.IsNotFound(err) {
+					err = w.Kube.Tracker().Create(gvr, p, "default")
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			wantRefusal(t, w, nil, opts(), "preflight/disruption-budgets", c.says...)
+		})
+	}
+}
+
+func TestBudgetsThatAllowOneEvictionPass(t *testing.T) {
+	// minAvailable 3 of 4 web pods (the world's own budget) and maxUnavailable 10% of 4
+	// (rounded up: 1) each allow one eviction at a time.
+	w := cutovertest.NewWorld()
+	pdb := w.PDB("default", "web")
+	pdb.Spec.MinAvailable, pdb.Spec.MaxUnavailable = nil, ptr.To(intstr.FromString("10%"))
+	w.Update(pdb)
+	if _, rec, err := migrate(t, w, opts()); err != nil {
+		logEvents(t, rec)
+		t.Fatal(err)
+	}
+	wantConverged(t, w)
+}
+
+func TestDisableEvictionPassesTheBudgetCheck(t *testing.T) {
+	w := cutovertest.NewWorld()
+	pdb := w.PDB("default", "web")
+	pdb.Spec.MinAvailable = ptr.To(intstr.FromInt32(4))
+	w.Update(pdb)
+	o := opts()
+	o.Drain.DisableEviction = true
+	if _, rec, err := migrate(t, w, o); err != nil {
+		logEvents(t, rec)
+		t.Fatal(err)
 	}
 }

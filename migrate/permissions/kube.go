@@ -57,7 +57,6 @@ var kubeRules = []Rule{
 	{Read, rbacv1.PolicyRule{NonResourceURLs: list("/api", "/api/*", "/apis", "/apis/*"), Verbs: list(verbGet)}, "API discovery: the Karpenter CRDs, the eviction API"},
 
 	{Migrate, res(groupCore, list(verbGet, verbPatch), list("nodes")), "cordon and uncordon (merge patch), where Karpenter runs"},
-	{Migrate, res(groupCore, list(verbGet), list("pods")), "waiting for evicted pods to go"},
 	{Migrate, res(groupCore, list(verbDel), list("pods")), "only --disable-eviction deletes pods (PDBs not honoured): drop this rule to forbid the override"},
 	{Migrate, res(groupCore, list(verbCreate), list("pods/eviction")), "drains: the eviction API"},
 	{Migrate, res(groupCore, list(verbCreate), list("configmaps")), "the journal's first write creates kube-system/" + journalConfigMap},

@@ -209,13 +209,15 @@ ks_no_pending_pods() {
   [[ -z "$(kubectl get pods -A --field-selector=status.phase=Pending -o name)" ]]
 }
 
-# ks_drain_group BATCH TIMEOUT ALLOW_DND ALLOW_STANDALONE ALLOW_EMPTYDIR DISABLE_EVICTION KIND NAME...
-# Cordons the group's nodes BATCH at a time (a number or a percentage), drains them with
-# the eviction API, and waits for the evicted pods to run elsewhere before the next
-# batch. The nodes are listed again on every loop, to catch a scale-up.
+# ks_drain_group BATCH TIMEOUT ALLOW_DND ALLOW_STANDALONE ALLOW_EMPTYDIR DISABLE_EVICTION CORDON_BY_BATCH KIND NAME...
+# Drains the group's nodes BATCH at a time (a number or a percentage) with the eviction
+# API, and waits for the evicted pods to run elsewhere before the next batch. Unless
+# CORDON_BY_BATCH is 1, every node of the group is cordoned first (after checking that
+# none runs a pod that may not be evicted), so no pod has to move twice. The nodes are
+# listed again on every loop, to catch a scale-up.
 ks_drain_group() {
-  local batch=$1 timeout=$2 dnd=$3 standalone=$4 emptydir=$5 noevict=$6
-  shift 6
+  local batch=$1 timeout=$2 dnd=$3 standalone=$4 emptydir=$5 noevict=$6 bybatch=$7
+  shift 7
   local -a nodes todo chunk flags=(--ignore-daemonsets "--timeout=${timeout}s")
   if [[ "$standalone" == 1 ]]; then flags+=(--force); fi
   if [[ "$emptydir" == 1 ]]; then flags+=(--delete-emptydir-data); fi
@@ -229,6 +231,13 @@ ks_drain_group() {
         size=$(((${#nodes[@]} * ${batch%\%} + 99) / 100))
       fi
       if ((size < 1)); then size=1; fi
+      if [[ "$bybatch" != 1 ]] && ((${#nodes[@]} > 0)) && [[ -n "${nodes[0]}" ]]; then
+        blocking=$(ks_blocking_pods "$dnd" "$standalone" "$emptydir" "${nodes[@]}")
+        if [[ -n "$blocking" ]]; then
+          ks_blocked "these pods block the drain of ${nodes[*]}: ${blocking//$'\n'/, }. Nothing on these nodes was changed. Allow them with the matching flag, or move them, then re-run."
+        fi
+        for node in "${nodes[@]}"; do ks_cordon "$node"; done
+      fi
     fi
     todo=()
     for node in "${nodes[@]}"; do
@@ -240,17 +249,44 @@ ks_drain_group() {
     chunk=("${todo[@]:0:size}")
     blocking=$(ks_blocking_pods "$dnd" "$standalone" "$emptydir" "${chunk[@]}")
     if [[ -n "$blocking" ]]; then
-      ks_blocked "these pods block the drain of ${chunk[*]}: ${blocking//$'\n'/, }. Nothing on these nodes was changed. Allow them with the matching flag, or move them, then re-run."
+      ks_blocked "these pods block the drain of ${chunk[*]}: ${blocking//$'\n'/, }. No pod on these nodes was evicted. Allow them with the matching flag, or move them, then re-run."
     fi
-    for node in "${chunk[@]}"; do
-      kubectl cordon "$node"
-      kubectl annotate --overwrite node "$node" karpshift.dev/cordoned=true >/dev/null
-    done
+    for node in "${chunk[@]}"; do ks_cordon "$node"; done
     for node in "${chunk[@]}"; do
       kubectl drain "${flags[@]}" "$node"
     done
-    ks_wait_until "$timeout" 10 "the evicted pods to run elsewhere" ks_no_pending_pods
+    ks_wait_until "$timeout" 2 "the evicted pods to run elsewhere" ks_no_pending_pods
   done
+}
+
+# ks_cordon NODE: cordons a node that is not cordoned yet, marked as karpshift's doing
+# (rollback uncordons those and no others).
+ks_cordon() {
+  if [[ "$(kubectl get node "$1" -o jsonpath='{.spec.unschedulable}')" != true ]]; then
+    kubectl annotate --overwrite node "$1" karpshift.dev/cordoned=true >/dev/null
+    kubectl cordon "$1"
+  fi
+}
+
+# The template's $k, $v and $i are go-template variables, not the shell's.
+# shellcheck disable=SC2016
+KS_FROZEN_BUDGETS_TEMPLATE='{{range .items}}{{if and .spec.selector .status.expectedPods}}{{if ge .status.desiredHealthy .status.expectedPods}}{{.metadata.namespace}} {{.metadata.name}} {{range $k, $v := .spec.selector.matchLabels}}{{$k}}={{$v}},{{end}}{{range .spec.selector.matchExpressions}}{{if eq .operator "DoesNotExist"}}!{{end}}{{.key}}{{if eq .operator "In"}} in ({{range $i, $v := .values}}{{if $i}},{{end}}{{$v}}{{end}}){{end}}{{if eq .operator "NotIn"}} notin ({{range $i, $v := .values}}{{if $i}},{{end}}{{$v}}{{end}}){{end}},{{end}}{{"\n"}}{{end}}{{end}}{{end}}'
+
+# ks_frozen_budgets KIND NAME...: the PodDisruptionBudgets that never allow an eviction
+# and cover a pod on the group's nodes, as namespace/name (from the budgets' status, as
+# the disruption controller computes it).
+ks_frozen_budgets() {
+  local -a nodes sel
+  mapfile -t nodes < <(ks_group_nodes "$@")
+  if ((${#nodes[@]} == 0)) || [[ -z "${nodes[0]}" ]]; then return 0; fi
+  local ns name selector
+  while read -r ns name selector; do
+    if [[ -z "$name" ]]; then continue; fi
+    sel=(-l "${selector%,}")
+    if kubectl -n "$ns" get pods "${sel[@]}" -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | grep -xF -f <(printf '%s\n' "${nodes[@]}") >/dev/null; then
+      echo "$ns/$name"
+    fi
+  done < <(kubectl get pdb -A -o go-template="$KS_FROZEN_BUDGETS_TEMPLATE")
 }
 
 # ks_uncordon_group KIND NAME...: uncordons the group's nodes that karpshift cordoned.
@@ -346,48 +382,48 @@ ks_lock
 # ======================================================================================
 ks_confirm prepare
 
-# [1/19] preflight/karpenter-ready
+# [1/20] preflight/karpenter-ready
 # Karpenter is Ready and runs only on capacity that stays (a kept group or Fargate)
 # Note: The controller pods are found by the Helm chart's label app.kubernetes.io/name=karpenter.
 step_1_require() {
   ks_karpenter_ready kube-system karpenter && ks_karpenter_hosts_ok kube-system app.kubernetes.io/name=karpenter managed:ng-spot self-managed:asg-ondemand
 }
-ks_log '==> [1/19] preflight/karpenter-ready: Karpenter is Ready and runs only on capacity that stays (a kept group or Fargate)'
+ks_log '==> [1/20] preflight/karpenter-ready: Karpenter is Ready and runs only on capacity that stays (a kept group or Fargate)'
 step_1_require || ks_blocked 'preflight/karpenter-ready: Karpenter is not Ready, or runs on a group that is about to be drained (or on its own nodes). Install it, or pin it to a kept node group or Fargate, then re-run.'
 
-# [2/19] preflight/karpenter-crds
+# [2/20] preflight/karpenter-crds
 # The Karpenter v1 APIs are served (karpenter.sh/v1 NodePool, NodeClaim; karpenter.k8s.aws/v1 EC2NodeClass)
 step_2_require() {
   ks_karpenter_crds
 }
-ks_log '==> [2/19] preflight/karpenter-crds: The Karpenter v1 APIs are served (karpenter.sh/v1 NodePool, NodeClaim; karpenter.k8s.aws/v1 EC2NodeClass)'
+ks_log '==> [2/20] preflight/karpenter-crds: The Karpenter v1 APIs are served (karpenter.sh/v1 NodePool, NodeClaim; karpenter.k8s.aws/v1 EC2NodeClass)'
 step_2_require || ks_blocked 'preflight/karpenter-crds: the Karpenter v1 CRDs are missing. Install them (helm chart karpenter-crd of your Karpenter version), then re-run.'
 
-# [3/19] preflight/node-role
+# [3/20] preflight/node-role
 # The node role can join the cluster (KarpenterNodeRole-demo: an EC2_LINUX access entry or an aws-auth mapping)
 step_3_require() {
   ks_node_role_can_join KarpenterNodeRole-demo
 }
-ks_log '==> [3/19] preflight/node-role: The node role can join the cluster (KarpenterNodeRole-demo: an EC2_LINUX access entry or an aws-auth mapping)'
+ks_log '==> [3/20] preflight/node-role: The node role can join the cluster (KarpenterNodeRole-demo: an EC2_LINUX access entry or an aws-auth mapping)'
 step_3_require || ks_blocked 'preflight/node-role: a node role has neither an EC2_LINUX access entry nor an aws-auth mapping: Karpenter'"'"'s nodes could not join. Create an access entry (authentication mode API or API_AND_CONFIG_MAP): aws eks create-access-entry --cluster-name demo --principal-arn arn:aws:iam::111122223333:role/KarpenterNodeRole-demo --type EC2_LINUX. Or add to aws-auth mapRoles: {rolearn: <role arn>, username: system:node:{{EC2PrivateDNSName}}, groups: [system:bootstrappers, system:nodes]}. Then re-run.'
 
-# [4/19] preflight/interruption-queue
+# [4/20] preflight/interruption-queue
 # Karpenter has an interruption queue (the NodePools use spot)
 step_4_require() {
   ks_interruption_queue kube-system karpenter
 }
-ks_log '==> [4/19] preflight/interruption-queue: Karpenter has an interruption queue (the NodePools use spot)'
+ks_log '==> [4/20] preflight/interruption-queue: Karpenter has an interruption queue (the NodePools use spot)'
 step_4_require || ks_blocked 'preflight/interruption-queue: the NodePools use spot but Karpenter has no interruption queue: spot interruptions would not be handled. Create the SQS queue and EventBridge rules (Karpenter'"'"'s getting-started CloudFormation) and set settings.interruptionQueue, then re-run.'
 
-# [5/19] preflight/findings
+# [5/20] preflight/findings
 # The plan has no blocking findings
 step_5_require() {
   true
 }
-ks_log '==> [5/19] preflight/findings: The plan has no blocking findings'
+ks_log '==> [5/20] preflight/findings: The plan has no blocking findings'
 step_5_require || ks_blocked 'preflight/findings: the precondition failed'
 
-# [6/19] preflight/no-drift
+# [6/20] preflight/no-drift
 # The cluster still matches the plan (groups, sizes, Cluster Autoscaler settings)
 # Note: By hand only the group sizes are compared; karpshift also compares the groups present and Cluster Autoscaler's settings.
 step_6_require() {
@@ -396,27 +432,37 @@ step_6_require() {
   [[ "$(ks_group_sizes self-managed asg-ondemand)" == "1 4 2" || "$(ks_group_sizes self-managed asg-ondemand)" == "0 4 0" ]] &&
   [[ "$(ks_group_sizes managed ng-legacy | awk '{print $1, $2}')" == "1 1" ]]
 }
-ks_log '==> [6/19] preflight/no-drift: The cluster still matches the plan (groups, sizes, Cluster Autoscaler settings)'
+ks_log '==> [6/20] preflight/no-drift: The cluster still matches the plan (groups, sizes, Cluster Autoscaler settings)'
 step_6_require || ks_blocked 'preflight/no-drift: a group'"'"'s sizes differ from the plan: the cluster drifted. Make a new plan (karpshift plan --out DIR), review it, and use its runbook.'
 
-# [7/19] preflight/drainable-pods
+# [7/20] preflight/drainable-pods
 # Every pod on the groups to drain may be evicted (no do-not-disrupt, standalone or emptyDir pod unless allowed)
 step_7_require() {
   [[ -z "$(ks_group_blocking_pods 0 0 0 managed ng-spot)" ]] &&
   [[ -z "$(ks_group_blocking_pods 0 0 0 self-managed asg-ondemand)" ]]
 }
-ks_log '==> [7/19] preflight/drainable-pods: Every pod on the groups to drain may be evicted (no do-not-disrupt, standalone or emptyDir pod unless allowed)'
+ks_log '==> [7/20] preflight/drainable-pods: Every pod on the groups to drain may be evicted (no do-not-disrupt, standalone or emptyDir pod unless allowed)'
 step_7_require || ks_blocked 'preflight/drainable-pods: pods on the groups to drain may not be evicted (do-not-disrupt / safe-to-evict=false, no controller, or emptyDir). Remove the annotation or move them, or allow them explicitly, then re-run.'
 
-# [8/19] preflight/pods-schedulable
+# [8/20] preflight/disruption-budgets
+# No PodDisruptionBudget covering pods of the groups to drain forbids every eviction (maxUnavailable 0, or minAvailable as high as the pods it covers), and no such pod is covered by two budgets
+# Note: By hand this reads the budgets' status (desiredHealthy >= expectedPods); karpshift also refuses a pod covered by two budgets.
+step_8_require() {
+  [[ -z "$(ks_frozen_budgets managed ng-spot)" ]] &&
+  [[ -z "$(ks_frozen_budgets self-managed asg-ondemand)" ]]
+}
+ks_log '==> [8/20] preflight/disruption-budgets: No PodDisruptionBudget covering pods of the groups to drain forbids every eviction (maxUnavailable 0, or minAvailable as high as the pods it covers), and no such pod is covered by two budgets'
+step_8_require || ks_blocked 'preflight/disruption-budgets: a PodDisruptionBudget covering pods of a group to drain never allows an eviction (kubectl get pdb -A: ALLOWED DISRUPTIONS 0 for good). Relax it (maxUnavailable >= 1, or a minAvailable below the pods it covers) or scale the workload up, or leave that group out, then re-run.'
+
+# [9/20] preflight/pods-schedulable
 # Every pod of the groups to drain fits the planned NodePools (scheduling simulation)
 # Note: karpshift simulates scheduling when it runs this step; by hand, review 'karpshift simulate' for the plan before going on.
-ks_log '==> [8/19] preflight/pods-schedulable: Every pod of the groups to drain fits the planned NodePools (scheduling simulation)'
+ks_log '==> [9/20] preflight/pods-schedulable: Every pod of the groups to drain fits the planned NodePools (scheduling simulation)'
 ks_log '    checked by karpshift only (see the note above)'
 
-# [9/19] apply/ec2nodeclass/default
+# [10/20] apply/ec2nodeclass/default
 # Apply EC2NodeClass default (server-side, field manager karpshift) and wait until it is Ready
-step_9_apply() {
+step_10_apply() {
   kubectl apply --server-side --field-manager=karpshift --force-conflicts -f - <<'EOF'
 apiVersion: karpenter.k8s.aws/v1
 kind: EC2NodeClass
@@ -436,16 +482,16 @@ spec:
       karpenter.sh/discovery: demo
 EOF
 }
-step_9_wait() {
+step_10_wait() {
   ks_object_ready ec2nodeclass default
 }
-ks_log '==> [9/19] apply/ec2nodeclass/default: Apply EC2NodeClass default (server-side, field manager karpshift) and wait until it is Ready'
-step_9_apply
-ks_wait_until 600 10 'EC2NodeClass default to be Ready' step_9_wait
+ks_log '==> [10/20] apply/ec2nodeclass/default: Apply EC2NodeClass default (server-side, field manager karpshift) and wait until it is Ready'
+step_10_apply
+ks_wait_until 600 10 'EC2NodeClass default to be Ready' step_10_wait
 
-# [10/19] apply/nodepool/on-demand
+# [11/20] apply/nodepool/on-demand
 # Apply NodePool on-demand (server-side, field manager karpshift) and wait until it is Ready
-step_10_apply() {
+step_11_apply() {
   kubectl apply --server-side --field-manager=karpshift --force-conflicts -f - <<'EOF'
 apiVersion: karpenter.sh/v1
 kind: NodePool
@@ -484,16 +530,16 @@ spec:
   weight: 20
 EOF
 }
-step_10_wait() {
+step_11_wait() {
   ks_object_ready nodepool on-demand
 }
-ks_log '==> [10/19] apply/nodepool/on-demand: Apply NodePool on-demand (server-side, field manager karpshift) and wait until it is Ready'
-step_10_apply
-ks_wait_until 600 10 'NodePool on-demand to be Ready' step_10_wait
+ks_log '==> [11/20] apply/nodepool/on-demand: Apply NodePool on-demand (server-side, field manager karpshift) and wait until it is Ready'
+step_11_apply
+ks_wait_until 600 10 'NodePool on-demand to be Ready' step_11_wait
 
-# [11/19] apply/nodepool/spot
+# [12/20] apply/nodepool/spot
 # Apply NodePool spot (server-side, field manager karpshift) and wait until it is Ready
-step_11_apply() {
+step_12_apply() {
   kubectl apply --server-side --field-manager=karpshift --force-conflicts -f - <<'EOF'
 apiVersion: karpenter.sh/v1
 kind: NodePool
@@ -532,36 +578,36 @@ spec:
   weight: 10
 EOF
 }
-step_11_wait() {
+step_12_wait() {
   ks_object_ready nodepool spot
 }
-ks_log '==> [11/19] apply/nodepool/spot: Apply NodePool spot (server-side, field manager karpshift) and wait until it is Ready'
-step_11_apply
-ks_wait_until 600 10 'NodePool spot to be Ready' step_11_wait
+ks_log '==> [12/20] apply/nodepool/spot: Apply NodePool spot (server-side, field manager karpshift) and wait until it is Ready'
+step_12_apply
+ks_wait_until 600 10 'NodePool spot to be Ready' step_12_wait
 
 # ======================================================================================
 # Phase: pause-autoscaler
 # ======================================================================================
 ks_confirm pause-autoscaler
 
-# [12/19] pause/cluster-autoscaler
+# [13/20] pause/cluster-autoscaler
 # Pause Cluster Autoscaler kube-system/cluster-autoscaler: record its replicas in the journal, scale it to 0
-step_12_done() {
+step_13_done() {
   ! kubectl -n kube-system get deployment cluster-autoscaler >/dev/null 2>&1 || [[ "$(ks_replicas kube-system cluster-autoscaler)" == 0 && -n "$(ks_journal_get autoscaler.replicas)" ]]
 }
-step_12_apply() {
+step_13_apply() {
   if [[ -z "$(ks_journal_get autoscaler.replicas)" ]]; then ks_journal_set autoscaler.replicas "$(ks_replicas kube-system cluster-autoscaler)"; ks_journal_set autoscaler.deployment kube-system/cluster-autoscaler; fi
   kubectl -n kube-system scale deployment cluster-autoscaler --replicas=0
 }
-step_12_wait() {
+step_13_wait() {
   [[ "$(ks_running_replicas kube-system cluster-autoscaler)" == 0 ]]
 }
-ks_log '==> [12/19] pause/cluster-autoscaler: Pause Cluster Autoscaler kube-system/cluster-autoscaler: record its replicas in the journal, scale it to 0'
-if step_12_done; then
+ks_log '==> [13/20] pause/cluster-autoscaler: Pause Cluster Autoscaler kube-system/cluster-autoscaler: record its replicas in the journal, scale it to 0'
+if step_13_done; then
   ks_log '    already done'
 else
-  step_12_apply
-  ks_wait_until 300 10 'the Cluster Autoscaler pods to stop' step_12_wait
+  step_13_apply
+  ks_wait_until 300 10 'the Cluster Autoscaler pods to stop' step_13_wait
 fi
 
 # ======================================================================================
@@ -569,63 +615,63 @@ fi
 # ======================================================================================
 ks_confirm group:ng-spot
 
-# [13/19] group/ng-spot/mark
+# [14/20] group/ng-spot/mark
 # Mark ng-spot as migrating: record its sizes (2/6/2) in the journal
-step_13_done() {
+step_14_done() {
   [[ -n "$(ks_journal_get group.ng-spot.sizes)" ]]
 }
-step_13_apply() {
+step_14_apply() {
   ks_journal_set group.ng-spot.asgs eks-ng-spot-0001
   ks_journal_set group.ng-spot.sizes "$(ks_group_sizes managed ng-spot)"
   ks_journal_set group.ng-spot.kind managed
   ks_journal_set group.ng-spot.state migrating
   ks_journal_set cluster "$CLUSTER"
 }
-ks_log '==> [13/19] group/ng-spot/mark: Mark ng-spot as migrating: record its sizes (2/6/2) in the journal'
-if step_13_done; then
-  ks_log '    already done'
-else
-  step_13_apply
-fi
-
-# [14/19] group/ng-spot/drain
-# Cordon the nodes of ng-spot in batches of 50% and evict their pods onto NodePool spot (PDBs honoured, timeout 15m0s per batch)
-step_14_done() {
-  ks_group_drained managed ng-spot
-}
-step_14_apply() {
-  ks_drain_group 50% 900 0 0 0 0 managed ng-spot
-}
-step_14_wait() {
-  ks_group_drained managed ng-spot
-}
-ks_log '==> [14/19] group/ng-spot/drain: Cordon the nodes of ng-spot in batches of 50% and evict their pods onto NodePool spot (PDBs honoured, timeout 15m0s per batch)'
+ks_log '==> [14/20] group/ng-spot/mark: Mark ng-spot as migrating: record its sizes (2/6/2) in the journal'
 if step_14_done; then
   ks_log '    already done'
 else
   step_14_apply
-  ks_wait_until 900 10 'every node of ng-spot to be cordoned and empty' step_14_wait
 fi
 
-# [15/19] group/ng-spot/scale-down
-# Scale ng-spot to 0 (min 0, desired 0) once every pod runs elsewhere, and wait for its nodes to leave
+# [15/20] group/ng-spot/drain
+# Cordon every node of ng-spot, then drain them in batches of 50%, evicting their pods onto NodePool spot (PDBs honoured, timeout 15m0s per batch)
 step_15_done() {
-  [[ "$(ks_group_sizes managed ng-spot | awk '{print $1, $3}')" == "0 0" ]] && ks_group_empty managed ng-spot
+  ks_group_drained managed ng-spot
 }
 step_15_apply() {
-  if ! ks_group_drained managed ng-spot || ! ks_no_pending_pods; then ks_blocked 'ng-spot still has pods to move, or pods are Pending: not scaling it down. Re-run to finish the drain.'; fi
-  ks_scale_group managed ng-spot 0 0
-  ks_journal_set group.ng-spot.state scaled-down
+  ks_drain_group 50% 900 0 0 0 0 0 managed ng-spot
 }
 step_15_wait() {
-  ks_group_empty managed ng-spot
+  ks_group_drained managed ng-spot
 }
-ks_log '==> [15/19] group/ng-spot/scale-down: Scale ng-spot to 0 (min 0, desired 0) once every pod runs elsewhere, and wait for its nodes to leave'
+ks_log '==> [15/20] group/ng-spot/drain: Cordon every node of ng-spot, then drain them in batches of 50%, evicting their pods onto NodePool spot (PDBs honoured, timeout 15m0s per batch)'
 if step_15_done; then
   ks_log '    already done'
 else
   step_15_apply
-  ks_wait_until 1200 10 'the nodes of ng-spot to leave' step_15_wait
+  ks_wait_until 900 10 'every node of ng-spot to be cordoned and empty' step_15_wait
+fi
+
+# [16/20] group/ng-spot/scale-down
+# Scale ng-spot to 0 (min 0, desired 0) once every pod runs elsewhere, and wait for its nodes to leave
+step_16_done() {
+  [[ "$(ks_group_sizes managed ng-spot | awk '{print $1, $3}')" == "0 0" ]] && ks_group_empty managed ng-spot
+}
+step_16_apply() {
+  if ! ks_group_drained managed ng-spot || ! ks_no_pending_pods; then ks_blocked 'ng-spot still has pods to move, or pods are Pending: not scaling it down. Re-run to finish the drain.'; fi
+  ks_scale_group managed ng-spot 0 0
+  ks_journal_set group.ng-spot.state scaled-down
+}
+step_16_wait() {
+  ks_group_empty managed ng-spot
+}
+ks_log '==> [16/20] group/ng-spot/scale-down: Scale ng-spot to 0 (min 0, desired 0) once every pod runs elsewhere, and wait for its nodes to leave'
+if step_16_done; then
+  ks_log '    already done'
+else
+  step_16_apply
+  ks_wait_until 1200 10 'the nodes of ng-spot to leave' step_16_wait
 fi
 
 # ======================================================================================
@@ -633,63 +679,63 @@ fi
 # ======================================================================================
 ks_confirm group:asg-ondemand
 
-# [16/19] group/asg-ondemand/mark
+# [17/20] group/asg-ondemand/mark
 # Mark asg-ondemand as migrating: record its sizes (1/4/2) in the journal
-step_16_done() {
+step_17_done() {
   [[ -n "$(ks_journal_get group.asg-ondemand.sizes)" ]]
 }
-step_16_apply() {
+step_17_apply() {
   ks_journal_set group.asg-ondemand.asgs asg-ondemand
   ks_journal_set group.asg-ondemand.sizes "$(ks_group_sizes self-managed asg-ondemand)"
   ks_journal_set group.asg-ondemand.kind self-managed
   ks_journal_set group.asg-ondemand.state migrating
   ks_journal_set cluster "$CLUSTER"
 }
-ks_log '==> [16/19] group/asg-ondemand/mark: Mark asg-ondemand as migrating: record its sizes (1/4/2) in the journal'
-if step_16_done; then
-  ks_log '    already done'
-else
-  step_16_apply
-fi
-
-# [17/19] group/asg-ondemand/drain
-# Cordon the nodes of asg-ondemand in batches of 50% and evict their pods onto NodePool on-demand (PDBs honoured, timeout 15m0s per batch)
-step_17_done() {
-  ks_group_drained self-managed asg-ondemand
-}
-step_17_apply() {
-  ks_drain_group 50% 900 0 0 0 0 self-managed asg-ondemand
-}
-step_17_wait() {
-  ks_group_drained self-managed asg-ondemand
-}
-ks_log '==> [17/19] group/asg-ondemand/drain: Cordon the nodes of asg-ondemand in batches of 50% and evict their pods onto NodePool on-demand (PDBs honoured, timeout 15m0s per batch)'
+ks_log '==> [17/20] group/asg-ondemand/mark: Mark asg-ondemand as migrating: record its sizes (1/4/2) in the journal'
 if step_17_done; then
   ks_log '    already done'
 else
   step_17_apply
-  ks_wait_until 900 10 'every node of asg-ondemand to be cordoned and empty' step_17_wait
 fi
 
-# [18/19] group/asg-ondemand/scale-down
-# Scale asg-ondemand to 0 (min 0, desired 0) once every pod runs elsewhere, and wait for its nodes to leave
+# [18/20] group/asg-ondemand/drain
+# Cordon every node of asg-ondemand, then drain them in batches of 50%, evicting their pods onto NodePool on-demand (PDBs honoured, timeout 15m0s per batch)
 step_18_done() {
-  [[ "$(ks_group_sizes self-managed asg-ondemand | awk '{print $1, $3}')" == "0 0" ]] && ks_group_empty self-managed asg-ondemand
+  ks_group_drained self-managed asg-ondemand
 }
 step_18_apply() {
-  if ! ks_group_drained self-managed asg-ondemand || ! ks_no_pending_pods; then ks_blocked 'asg-ondemand still has pods to move, or pods are Pending: not scaling it down. Re-run to finish the drain.'; fi
-  ks_scale_group self-managed asg-ondemand 0 0
-  ks_journal_set group.asg-ondemand.state scaled-down
+  ks_drain_group 50% 900 0 0 0 0 0 self-managed asg-ondemand
 }
 step_18_wait() {
-  ks_group_empty self-managed asg-ondemand
+  ks_group_drained self-managed asg-ondemand
 }
-ks_log '==> [18/19] group/asg-ondemand/scale-down: Scale asg-ondemand to 0 (min 0, desired 0) once every pod runs elsewhere, and wait for its nodes to leave'
+ks_log '==> [18/20] group/asg-ondemand/drain: Cordon every node of asg-ondemand, then drain them in batches of 50%, evicting their pods onto NodePool on-demand (PDBs honoured, timeout 15m0s per batch)'
 if step_18_done; then
   ks_log '    already done'
 else
   step_18_apply
-  ks_wait_until 1200 10 'the nodes of asg-ondemand to leave' step_18_wait
+  ks_wait_until 900 10 'every node of asg-ondemand to be cordoned and empty' step_18_wait
+fi
+
+# [19/20] group/asg-ondemand/scale-down
+# Scale asg-ondemand to 0 (min 0, desired 0) once every pod runs elsewhere, and wait for its nodes to leave
+step_19_done() {
+  [[ "$(ks_group_sizes self-managed asg-ondemand | awk '{print $1, $3}')" == "0 0" ]] && ks_group_empty self-managed asg-ondemand
+}
+step_19_apply() {
+  if ! ks_group_drained self-managed asg-ondemand || ! ks_no_pending_pods; then ks_blocked 'asg-ondemand still has pods to move, or pods are Pending: not scaling it down. Re-run to finish the drain.'; fi
+  ks_scale_group self-managed asg-ondemand 0 0
+  ks_journal_set group.asg-ondemand.state scaled-down
+}
+step_19_wait() {
+  ks_group_empty self-managed asg-ondemand
+}
+ks_log '==> [19/20] group/asg-ondemand/scale-down: Scale asg-ondemand to 0 (min 0, desired 0) once every pod runs elsewhere, and wait for its nodes to leave'
+if step_19_done; then
+  ks_log '    already done'
+else
+  step_19_apply
+  ks_wait_until 1200 10 'the nodes of asg-ondemand to leave' step_19_wait
 fi
 
 # ======================================================================================
@@ -697,15 +743,15 @@ fi
 # ======================================================================================
 ks_confirm report
 
-# [19/19] report
+# [20/20] report
 # Report where every group stands and what runs on Karpenter
-step_19_apply() {
+step_20_apply() {
   kubectl get nodepools,nodeclaims
   kubectl get nodes -L karpenter.sh/nodepool,eks.amazonaws.com/nodegroup
   echo "ng-spot: $(ks_group_sizes managed ng-spot) (min max desired)"
   echo "asg-ondemand: $(ks_group_sizes self-managed asg-ondemand) (min max desired)"
 }
-ks_log '==> [19/19] report: Report where every group stands and what runs on Karpenter'
-step_19_apply
+ks_log '==> [20/20] report: Report where every group stands and what runs on Karpenter'
+step_20_apply
 
 ks_log 'Runbook finished.'

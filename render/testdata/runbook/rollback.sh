@@ -209,13 +209,15 @@ ks_no_pending_pods() {
   [[ -z "$(kubectl get pods -A --field-selector=status.phase=Pending -o name)" ]]
 }
 
-# ks_drain_group BATCH TIMEOUT ALLOW_DND ALLOW_STANDALONE ALLOW_EMPTYDIR DISABLE_EVICTION KIND NAME...
-# Cordons the group's nodes BATCH at a time (a number or a percentage), drains them with
-# the eviction API, and waits for the evicted pods to run elsewhere before the next
-# batch. The nodes are listed again on every loop, to catch a scale-up.
+# ks_drain_group BATCH TIMEOUT ALLOW_DND ALLOW_STANDALONE ALLOW_EMPTYDIR DISABLE_EVICTION CORDON_BY_BATCH KIND NAME...
+# Drains the group's nodes BATCH at a time (a number or a percentage) with the eviction
+# API, and waits for the evicted pods to run elsewhere before the next batch. Unless
+# CORDON_BY_BATCH is 1, every node of the group is cordoned first (after checking that
+# none runs a pod that may not be evicted), so no pod has to move twice. The nodes are
+# listed again on every loop, to catch a scale-up.
 ks_drain_group() {
-  local batch=$1 timeout=$2 dnd=$3 standalone=$4 emptydir=$5 noevict=$6
-  shift 6
+  local batch=$1 timeout=$2 dnd=$3 standalone=$4 emptydir=$5 noevict=$6 bybatch=$7
+  shift 7
   local -a nodes todo chunk flags=(--ignore-daemonsets "--timeout=${timeout}s")
   if [[ "$standalone" == 1 ]]; then flags+=(--force); fi
   if [[ "$emptydir" == 1 ]]; then flags+=(--delete-emptydir-data); fi
@@ -229,6 +231,13 @@ ks_drain_group() {
         size=$(((${#nodes[@]} * ${batch%\%} + 99) / 100))
       fi
       if ((size < 1)); then size=1; fi
+      if [[ "$bybatch" != 1 ]] && ((${#nodes[@]} > 0)) && [[ -n "${nodes[0]}" ]]; then
+        blocking=$(ks_blocking_pods "$dnd" "$standalone" "$emptydir" "${nodes[@]}")
+        if [[ -n "$blocking" ]]; then
+          ks_blocked "these pods block the drain of ${nodes[*]}: ${blocking//$'\n'/, }. Nothing on these nodes was changed. Allow them with the matching flag, or move them, then re-run."
+        fi
+        for node in "${nodes[@]}"; do ks_cordon "$node"; done
+      fi
     fi
     todo=()
     for node in "${nodes[@]}"; do
@@ -240,17 +249,44 @@ ks_drain_group() {
     chunk=("${todo[@]:0:size}")
     blocking=$(ks_blocking_pods "$dnd" "$standalone" "$emptydir" "${chunk[@]}")
     if [[ -n "$blocking" ]]; then
-      ks_blocked "these pods block the drain of ${chunk[*]}: ${blocking//$'\n'/, }. Nothing on these nodes was changed. Allow them with the matching flag, or move them, then re-run."
+      ks_blocked "these pods block the drain of ${chunk[*]}: ${blocking//$'\n'/, }. No pod on these nodes was evicted. Allow them with the matching flag, or move them, then re-run."
     fi
-    for node in "${chunk[@]}"; do
-      kubectl cordon "$node"
-      kubectl annotate --overwrite node "$node" karpshift.dev/cordoned=true >/dev/null
-    done
+    for node in "${chunk[@]}"; do ks_cordon "$node"; done
     for node in "${chunk[@]}"; do
       kubectl drain "${flags[@]}" "$node"
     done
-    ks_wait_until "$timeout" 10 "the evicted pods to run elsewhere" ks_no_pending_pods
+    ks_wait_until "$timeout" 2 "the evicted pods to run elsewhere" ks_no_pending_pods
   done
+}
+
+# ks_cordon NODE: cordons a node that is not cordoned yet, marked as karpshift's doing
+# (rollback uncordons those and no others).
+ks_cordon() {
+  if [[ "$(kubectl get node "$1" -o jsonpath='{.spec.unschedulable}')" != true ]]; then
+    kubectl annotate --overwrite node "$1" karpshift.dev/cordoned=true >/dev/null
+    kubectl cordon "$1"
+  fi
+}
+
+# The template's $k, $v and $i are go-template variables, not the shell's.
+# shellcheck disable=SC2016
+KS_FROZEN_BUDGETS_TEMPLATE='{{range .items}}{{if and .spec.selector .status.expectedPods}}{{if ge .status.desiredHealthy .status.expectedPods}}{{.metadata.namespace}} {{.metadata.name}} {{range $k, $v := .spec.selector.matchLabels}}{{$k}}={{$v}},{{end}}{{range .spec.selector.matchExpressions}}{{if eq .operator "DoesNotExist"}}!{{end}}{{.key}}{{if eq .operator "In"}} in ({{range $i, $v := .values}}{{if $i}},{{end}}{{$v}}{{end}}){{end}}{{if eq .operator "NotIn"}} notin ({{range $i, $v := .values}}{{if $i}},{{end}}{{$v}}{{end}}){{end}},{{end}}{{"\n"}}{{end}}{{end}}{{end}}'
+
+# ks_frozen_budgets KIND NAME...: the PodDisruptionBudgets that never allow an eviction
+# and cover a pod on the group's nodes, as namespace/name (from the budgets' status, as
+# the disruption controller computes it).
+ks_frozen_budgets() {
+  local -a nodes sel
+  mapfile -t nodes < <(ks_group_nodes "$@")
+  if ((${#nodes[@]} == 0)) || [[ -z "${nodes[0]}" ]]; then return 0; fi
+  local ns name selector
+  while read -r ns name selector; do
+    if [[ -z "$name" ]]; then continue; fi
+    sel=(-l "${selector%,}")
+    if kubectl -n "$ns" get pods "${sel[@]}" -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | grep -xF -f <(printf '%s\n' "${nodes[@]}") >/dev/null; then
+      echo "$ns/$name"
+    fi
+  done < <(kubectl get pdb -A -o go-template="$KS_FROZEN_BUDGETS_TEMPLATE")
 }
 
 # ks_uncordon_group KIND NAME...: uncordons the group's nodes that karpshift cordoned.
