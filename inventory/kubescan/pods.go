@@ -56,10 +56,11 @@ func (s *scanner) scanReplicaSets(ctx context.Context) error {
 	return nil
 }
 
+// scanPods lists the pods, converting each one as its page arrives. It runs alongside
+// the other lists, so what depends on them (a ReplicaSet's Deployment, the zones of
+// bound volumes) is left for resolvePods.
 func (s *scanner) scanPods(ctx context.Context) error {
 	var pods []snapshot.Pod
-	s.karpenterNodes = map[string]bool{}
-	karpenter := s.karpenterWorkload()
 	// Finished pods hold no resources; let the server drop them (and re-check below,
 	// as not every server or fake honours field selectors).
 	opts := metav1.ListOptions{FieldSelector: "status.phase!=Succeeded,status.phase!=Failed"}
@@ -71,18 +72,32 @@ func (s *scanner) scanPods(ctx context.Context) error {
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			return nil
 		}
-		pod := s.convertPod(p)
-		if karpenter != "" && p.Spec.NodeName != "" && pod.Namespace+"/"+pod.Workload == karpenter {
-			s.karpenterNodes[p.Spec.NodeName] = true
-		}
-		pods = append(pods, pod)
+		pods = append(pods, convertPod(p))
 		return nil
 	})
 	s.res.Pods = pods
 	return err
 }
 
-func (s *scanner) convertPod(p *corev1.Pod) snapshot.Pod {
+// resolvePods fills in what needs the other lists: the Deployment behind each
+// ReplicaSet, the zones of bound volumes, and the nodes that run Karpenter.
+func (s *scanner) resolvePods() {
+	s.karpenterNodes = map[string]bool{}
+	karpenter := s.karpenterWorkload()
+	for i := range s.res.Pods {
+		p := &s.res.Pods[i]
+		if p.OwnerKind == "ReplicaSet" && !p.Mirror {
+			p.Workload = s.replicaSetWorkload(p.Namespace, p.OwnerName, p.Labels[appsv1.DefaultDeploymentUniqueLabelKey])
+		}
+		p.VolumeZones = s.volumeZones(p.Namespace, p.Name, p.PVCs)
+		if karpenter != "" && p.NodeName != "" && p.Namespace+"/"+p.Workload == karpenter {
+			s.karpenterNodes[p.NodeName] = true
+		}
+	}
+}
+
+// convertPod keeps what karpshift needs of a pod; resolvePods completes it.
+func convertPod(p *corev1.Pod) snapshot.Pod {
 	out := snapshot.Pod{
 		Namespace:                 p.Namespace,
 		Name:                      p.Name,
@@ -117,7 +132,7 @@ func (s *scanner) convertPod(p *corev1.Pod) snapshot.Pod {
 			out.DaemonSet = true
 			out.Workload = "DaemonSet/" + ref.Name
 		case "ReplicaSet":
-			out.Workload = s.replicaSetWorkload(p, ref.Name)
+			// resolvePods looks the Deployment up.
 		default:
 			out.Workload = ref.Kind + "/" + ref.Name
 		}
@@ -135,22 +150,21 @@ func (s *scanner) convertPod(p *corev1.Pod) snapshot.Pod {
 			out.HostPath = true
 		}
 	}
-	out.VolumeZones = s.volumeZones(p.Namespace, p.Name, out.PVCs)
 	return out
 }
 
 // replicaSetWorkload resolves a ReplicaSet to its Deployment: from the listed
 // ReplicaSets when possible, else by the naming rule <deployment>-<pod-template-hash>.
-func (s *scanner) replicaSetWorkload(p *corev1.Pod, rs string) string {
+func (s *scanner) replicaSetWorkload(ns, rs, podTemplateHash string) string {
 	if s.rsOwners != nil {
-		if dep, ok := s.rsOwners[p.Namespace+"/"+rs]; ok {
+		if dep, ok := s.rsOwners[ns+"/"+rs]; ok {
 			if dep == "" {
 				return "ReplicaSet/" + rs
 			}
 			return "Deployment/" + dep
 		}
 	}
-	if dep, ok := DeploymentFromReplicaSet(rs, p.Labels[appsv1.DefaultDeploymentUniqueLabelKey]); ok {
+	if dep, ok := DeploymentFromReplicaSet(rs, podTemplateHash); ok {
 		return "Deployment/" + dep
 	}
 	return "ReplicaSet/" + rs

@@ -66,9 +66,11 @@ func Scan(ctx context.Context, kube kubernetes.Interface, opts Options) (*Result
 	s := newScanner(kube, opts)
 	start := time.Now()
 
-	// Phase 1: everything pods are resolved against, in parallel.
+	// Phase 1: the pods and everything they are resolved against, in parallel (the pods,
+	// by far the longest list, first).
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.concurrency)
+	g.Go(func() error { return s.scanPods(gctx) })
 	g.Go(func() error { return s.scanNodes(gctx) })
 	g.Go(func() error { return s.scanPersistentVolumes(gctx) })
 	g.Go(func() error { return s.scanReplicaSets(gctx) })
@@ -78,15 +80,13 @@ func Scan(ctx context.Context, kube kubernetes.Interface, opts Options) (*Result
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	s.log.Debug("listed nodes, volumes, controllers and PDBs",
-		"nodes", len(s.res.Nodes), "persistentVolumes", len(s.res.PersistentVolumes),
+	s.log.Debug("listed pods, nodes, volumes, controllers and PDBs",
+		"pods", len(s.res.Pods), "nodes", len(s.res.Nodes), "persistentVolumes", len(s.res.PersistentVolumes),
 		"daemonSets", len(s.res.DaemonSets), "pdbs", len(s.res.PDBs))
 
-	// Phase 2: pods, then what hangs off the controllers found in phase 1.
+	// Phase 2: what hangs off the controllers found in phase 1.
 	s.pickControllers()
-	if err := s.scanPods(ctx); err != nil {
-		return nil, err
-	}
+	s.resolvePods()
 	if err := s.buildAutoscaler(ctx); err != nil {
 		return nil, err
 	}
