@@ -47,6 +47,9 @@ type Stack struct {
 	MotoURL string
 	// Env holds the KEY=VALUE pairs of Dir/env: ports, URLs and the AWS_* settings for moto.
 	Env map[string]string
+	// Kubectl is the path of the kubectl that build.sh built, of the API server's version
+	// (scripts under test put its folder first on PATH, ahead of any kubectl the machine has).
+	Kubectl string
 
 	repo   string
 	e2eDir string
@@ -90,7 +93,10 @@ func Start(t testing.TB, opts Options) *Stack {
 	if err != nil {
 		t.Fatalf("creating the stack directory: %v", err)
 	}
-	s := &Stack{Dir: dir, repo: repo, e2eDir: e2eDir}
+	s := &Stack{Dir: dir, repo: repo, e2eDir: e2eDir, Kubectl: filepath.Join(e2eDir, "bin", "kubectl")}
+	if _, err := os.Stat(s.Kubectl); err != nil {
+		t.Fatalf("build.sh left no kubectl: %v", err)
+	}
 
 	args := []string{"--owner-pid", fmt.Sprint(os.Getpid())}
 	if opts.Karpenter {

@@ -5,6 +5,8 @@
 #
 #   etcd                                          go.etcd.io/etcd/server/v3 (wrapper: e2e/tools/etcd)
 #   kube-apiserver kube-controller-manager kube-scheduler   k8s.io/kubernetes (wrapper: e2e/tools/k8s)
+#   kubectl                                       k8s.io/kubernetes/cmd/kubectl (same wrapper and version; it runs
+#                                                 the rendered shell runbook in the e2e scenarios)
 #   kwok + share/kwok-stages.yaml                 sigs.k8s.io/kwok/cmd/kwok
 #   karpenter-kwok + share/crds/karpenter/*.yaml  sigs.k8s.io/karpenter/kwok (wrapper: e2e/tools/karpenter-kwok,
 #                                                 built with GOTOOLCHAIN=go1.27.3)
@@ -100,6 +102,25 @@ build_k8s() {
 	record kubernetes "$(elapsed "$start") s"
 }
 
+build_kubectl() {
+	local stamp start minor=${K8S_VERSION#v1.} pkg
+	minor=${minor%%.*}
+	stamp="kubectl $K8S_VERSION $(wrapper_hash "$TOOLS/k8s") $(go env GOVERSION)"
+	if fresh kubectl "$stamp" kubectl; then record kubectl cached; return; fi
+	log "building kubectl $K8S_VERSION"
+	start=$(now)
+	# kubectl reports client-go's version (and component-base's for some checks): stamp both, as
+	# Kubernetes' own build does, so "kubectl version" says v1.37.2 and skew warnings stay quiet.
+	local -a ldflags=(-s -w)
+	for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+		ldflags+=(-X "$pkg.gitVersion=$K8S_VERSION" -X "$pkg.gitMajor=1" -X "$pkg.gitMinor=$minor")
+	done
+	(cd "$TOOLS/k8s" && nice -n "$NICE" go build -trimpath -o "$BIN/kubectl" -ldflags "${ldflags[*]}" \
+		k8s.io/kubernetes/cmd/kubectl)
+	printf '%s\n' "$stamp" >"$BIN/.stamp-kubectl"
+	record kubectl "$(elapsed "$start") s"
+}
+
 build_kwok() {
 	local stamp start dir stages f
 	stamp="kwok $KWOK_VERSION $(go env GOVERSION)"
@@ -149,6 +170,7 @@ build_karpenter() {
 log "output: $BIN ($(go env GOVERSION), GOCACHE=$(go env GOCACHE))"
 build_etcd
 build_k8s
+build_kubectl
 build_kwok
 build_karpenter
 
