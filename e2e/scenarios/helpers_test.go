@@ -13,6 +13,7 @@
 //	TestCrashAndResume      scenarios 2 and 6: ten SIGKILLs, then a run that converges; a concurrent run refused
 //	TestRollback            scenario 3: rollback after migrate --group and after a kill mid-drain
 //	TestBlocked             scenario 4: three blockers, each refused with nothing changed
+//	TestRunbook             the happy path's cutover by the rendered shell runbook (bash, kubectl, aws CLI); a re-run changes nothing
 //	BenchmarkInventoryKube  issue 2: kubescan vs a plain paginated LIST on 3,000 nodes and 60,000 pods
 //
 // Each scenario prints one line such as
@@ -22,6 +23,9 @@
 // and the happy path also "baseline: guide-style drain Xs, karpshift Ys, ratio Z.Zx".
 //
 // Run: go test -tags e2e -count=1 -v -run <Name> ./e2e/scenarios/ -timeout 40m
+//
+// TestRunbook needs the aws CLI (v1 or v2) and shellcheck on PATH; it fails, never skips,
+// without them.
 //
 // Knobs: KARPSHIFT_E2E_BIN (use this karpshift binary instead of building cmd/karpshift),
 // KARPSHIFT_E2E_KEEP_LOGS=1 (keep every component's and every karpshift run's log under
