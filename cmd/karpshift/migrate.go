@@ -16,7 +16,9 @@ type migrateOptions struct {
 	groups         []string
 	skipSimulation bool
 	readyTimeout   time.Duration
-	drain          drainFlags
+	// concurrentGroups is how many groups are migrated at once.
+	concurrentGroups int
+	drain            drainFlags
 }
 
 func newMigrateCommand(g *globalOptions) *cobra.Command {
@@ -58,6 +60,7 @@ Exit codes: 0 done, 1 failed (what remains is printed), 2 usage, 3 refused by a 
 	f.StringSliceVar(&o.groups, "group", nil, "migrate only these groups (repeatable; plan order is kept)")
 	f.BoolVar(&o.skipSimulation, "skip-simulation", false, "pass the scheduling-simulation check even when no simulation is possible")
 	f.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Minute, "how long to wait for the EC2NodeClasses and NodePools to be Ready")
+	f.IntVar(&o.concurrentGroups, "concurrent-groups", 1, "groups migrated at once, in waves in plan order (each group's steps stay in order; its phase is confirmed before the wave)")
 	o.drain.add(cmd)
 	return cmd
 }
@@ -66,6 +69,9 @@ func (o *migrateOptions) run(cmd *cobra.Command, g *globalOptions, deps cutoverD
 	opts, err := o.drain.options()
 	if err != nil {
 		return err
+	}
+	if o.concurrentGroups < 1 {
+		return usageError("--concurrent-groups must be at least 1")
 	}
 	p, s, err := loadPlanDir(o.planDir)
 	if err != nil {
@@ -93,7 +99,7 @@ func (o *migrateOptions) run(cmd *cobra.Command, g *globalOptions, deps cutoverD
 		return withCode(exitUsage, err)
 	}
 	x := &cutover.Executor{
-		Env: env, DryRun: o.dryRun, Identity: deps.identity(),
+		Env: env, DryRun: o.dryRun, Identity: deps.identity(), ConcurrentGroups: o.concurrentGroups,
 		Resume: fmt.Sprintf("re-run 'karpshift migrate --plan %s --approve': it resumes from the cluster's state; or undo with 'karpshift rollback --plan %s --approve'", o.planDir, o.planDir),
 	}
 	sink := newProgressSink(g.streams.Err, g.verbosity > 0)

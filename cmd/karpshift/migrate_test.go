@@ -283,3 +283,22 @@ func TestMigrateUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestMigrateConcurrentGroupsConverges(t *testing.T) {
+	w := cutovertest.NewWorld()
+	r := migrateCLI(t, w, "--plan", samplePlanDir(t), "--approve", "--concurrent-groups", "2", "--batch", "50%")
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s", r.code, r.err)
+	}
+	if p := w.Problems(); len(p) > 0 {
+		t.Fatalf("not converged: %v", p)
+	}
+	for _, want := range []string{"== phase group:ng-spot", "== phase group:asg-ondemand", "ok group/ng-spot/scale-down", "ok group/asg-ondemand/scale-down"} {
+		if !strings.Contains(r.err, want) {
+			t.Errorf("progress lacks %q:\n%s", want, r.err)
+		}
+	}
+	if r := migrateCLI(t, cutovertest.NewWorld(), "--plan", samplePlanDir(t), "--approve", "--concurrent-groups", "0"); r.code != exitUsage || !strings.Contains(r.err, "--concurrent-groups must be at least 1") {
+		t.Errorf("--concurrent-groups 0: exit %d: %s", r.code, r.err)
+	}
+}

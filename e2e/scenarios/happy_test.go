@@ -33,7 +33,13 @@ func TestHappyPath(t *testing.T) {
 			if b := os.Getenv("KARPSHIFT_E2E_BATCH"); b != "" {
 				batch = b
 			}
-			args := []string{"migrate", "--plan", w.planDir, "--approve", "--batch", batch}
+			// --concurrent-groups: the four migrated groups at once (their PDBs still
+			// bound the evictions); KARPSHIFT_E2E_GROUPS=1 measures one after another.
+			groups := "4"
+			if g := os.Getenv("KARPSHIFT_E2E_GROUPS"); g != "" {
+				groups = g
+			}
+			args := []string{"migrate", "--plan", w.planDir, "--approve", "--batch", batch, "--concurrent-groups", groups}
 			t.Logf("karpshift %s", strings.Join(args, " "))
 			res := w.r.run(ctx, args...)
 			t.Logf("migrate exited %d after %s; stderr (end):\n%s", res.Code, res.Took.Round(time.Millisecond), lastLines(res.Stderr, 25))

@@ -201,8 +201,12 @@ func unmet(format string, a ...any) error { return &unmetError{fmt.Sprintf(forma
 // waitFor polls cond every PollInterval until it holds or timeout passes (an error
 // wrapping ErrTimeout). In a dry-run nothing changes, so it checks once and reports
 // what it would wait for.
+//
+// The first re-checks come sooner (from a fifth of the interval, doubling up to it):
+// most waits end within a second or two, and a run is a long chain of them.
 func (e *Env) waitFor(ctx context.Context, ev Event, timeout time.Duration, cond func(context.Context) (bool, error)) error {
-	return e.waitBackoff(ctx, ev, timeout, wait.Backoff{Duration: e.pollInterval(), Factor: 1, Steps: math.MaxInt32}, cond)
+	poll := e.pollInterval()
+	return e.waitBackoff(ctx, ev, timeout, wait.Backoff{Duration: poll / 5, Factor: 2, Cap: poll, Steps: math.MaxInt32}, cond)
 }
 
 // waitBackoff is waitFor with growing intervals (b.Duration, times b.Factor, up to b.Cap).

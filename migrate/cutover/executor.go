@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -34,6 +35,11 @@ type Executor struct {
 	// Resume tells the user how to continue after a failure (default: re-run the same
 	// command; it resumes from the cluster's state).
 	Resume string
+	// ConcurrentGroups is how many groups are migrated at once (default 1: one after
+	// another, in plan order). With more, consecutive groups run in waves of this many:
+	// each group's own steps stay in order, the wave's phases are confirmed up front,
+	// and a group that fails does not stop the others of its wave.
+	ConcurrentGroups int
 }
 
 // Result is what a run did.
@@ -96,73 +102,138 @@ func (x *Executor) Run(ctx context.Context, steps []Step, sink Sink) (*Result, e
 	if err != nil {
 		return res, err
 	}
-	phase := ""
-	var deferred []Step
-	for i, s := range steps {
-		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("%w before %s: %w", ErrAborted, s.ID(), err)
-		}
-		if err := env.beat(ctx); err != nil {
-			return res, err
-		}
-		ev := Event{Step: s.ID(), Phase: PhaseOf(s), Group: GroupOf(PhaseOf(s))}
-		st, err := x.check(ctx, s)
-		if err != nil {
-			env.emit(withErr(ev, StepFailed, err))
-			return res, x.stepError(s, err, res)
-		}
-		switch st.State {
-		case Done:
-			env.emit(withType(ev, StepSkipped, st.Reason))
-			res.Skipped = append(res.Skipped, s.ID())
-			if !x.DryRun && journal[JournalKey("step", s.ID())] == "" {
-				// Until something is applied the run writes nothing, so that a refusal
-				// leaves the cluster exactly as it was.
-				deferred = append(deferred, s)
-			}
-			continue
-		case Blocked:
-			env.emit(withType(ev, StepBlocked, st.Reason))
-			return res, &BlockedError{Step: s.ID(), Reason: st.Reason, Fix: st.Fix, Untouched: untouched(res, steps[i:])}
-		}
-		if p := PhaseOf(s); p != "" && p != phase {
-			if x.Confirm != nil && !x.Confirm(p) {
-				return res, fmt.Errorf("%w: phase %s declined; %s", ErrAborted, p, untouched(res, steps[i:]))
-			}
-			phase = p
-			env.emit(Event{Type: PhaseStarted, Phase: p, Group: GroupOf(p), Message: p})
-		}
-		if !x.DryRun {
-			for _, d := range deferred {
-				if err := x.record(ctx, d); err != nil {
+	r := &run{x: x, steps: steps, res: res, journal: journal}
+	for i := 0; i < len(steps); {
+		if x.ConcurrentGroups > 1 {
+			if end := waveEnd(steps, i, x.ConcurrentGroups); end > 0 {
+				if err := r.wave(ctx, i, end); err != nil {
 					return res, err
 				}
-			}
-			deferred = nil
-		}
-		env.emit(withType(ev, StepStarted, s.Describe()+": "+st.Reason))
-		if err := x.apply(ctx, s); err != nil {
-			env.emit(withErr(ev, StepFailed, err))
-			var be *BlockedError
-			if errors.As(err, &be) {
-				what := s.ID() + " stopped part-way (its check now refuses)"
-				if be.Untouched != "" {
-					what = "in " + s.ID() + ", " + be.Untouched
-				}
-				be.Untouched = untouched(res, steps[i+1:]) + "; " + what
-				return res, be
-			}
-			return res, x.stepError(s, err, res)
-		}
-		res.Applied = append(res.Applied, s.ID())
-		if !x.DryRun {
-			if err := x.record(ctx, s); err != nil {
-				return res, err
+				i = end
+				continue
 			}
 		}
-		env.emit(withType(ev, StepDone, s.Describe()))
+		if err := r.step(ctx, i, nil); err != nil {
+			return res, err
+		}
+		i++
 	}
 	return res, nil
+}
+
+// run is the state of one Run, shared by the lanes of a wave.
+type run struct {
+	x       *Executor
+	steps   []Step
+	journal map[string]string
+
+	mu       sync.Mutex
+	res      *Result
+	phase    string
+	deferred []Step
+}
+
+// step checks steps[i] and applies it when pending. lane is nil outside a wave; in a
+// wave it names the lane's own remaining steps (for "not started") and its phase was
+// confirmed before the wave began.
+func (r *run) step(ctx context.Context, i int, lane []Step) error {
+	x, env, s := r.x, r.x.Env, r.steps[i]
+	rest := r.steps[i:]
+	if lane != nil {
+		rest = lane
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w before %s: %w", ErrAborted, s.ID(), err)
+	}
+	if err := env.beat(ctx); err != nil {
+		return err
+	}
+	ev := Event{Step: s.ID(), Phase: PhaseOf(s), Group: GroupOf(PhaseOf(s))}
+	st, err := x.check(ctx, s)
+	if err != nil {
+		env.emit(withErr(ev, StepFailed, err))
+		return r.stepError(s, err)
+	}
+	switch st.State {
+	case Done:
+		env.emit(withType(ev, StepSkipped, st.Reason))
+		r.mu.Lock()
+		r.res.Skipped = append(r.res.Skipped, s.ID())
+		if !x.DryRun && r.journal[JournalKey("step", s.ID())] == "" {
+			// Until something is applied the run writes nothing, so that a refusal
+			// leaves the cluster exactly as it was.
+			r.deferred = append(r.deferred, s)
+		}
+		r.mu.Unlock()
+		return nil
+	case Blocked:
+		env.emit(withType(ev, StepBlocked, st.Reason))
+		return &BlockedError{Step: s.ID(), Reason: st.Reason, Fix: st.Fix, Untouched: r.untouched(rest)}
+	}
+	if p := PhaseOf(s); p != "" {
+		if lane == nil && p != r.phase {
+			if x.Confirm != nil && !x.Confirm(p) {
+				return fmt.Errorf("%w: phase %s declined; %s", ErrAborted, p, r.untouched(rest))
+			}
+			r.phase = p
+			env.emit(Event{Type: PhaseStarted, Phase: p, Group: GroupOf(p), Message: p})
+		}
+	}
+	if err := r.flushDeferred(ctx); err != nil {
+		return err
+	}
+	env.emit(withType(ev, StepStarted, s.Describe()+": "+st.Reason))
+	if err := x.apply(ctx, s); err != nil {
+		env.emit(withErr(ev, StepFailed, err))
+		var be *BlockedError
+		if errors.As(err, &be) {
+			what := s.ID() + " stopped part-way (its check now refuses)"
+			if be.Untouched != "" {
+				what = "in " + s.ID() + ", " + be.Untouched
+			}
+			be.Untouched = r.untouched(rest[1:]) + "; " + what
+			return be
+		}
+		return r.stepError(s, err)
+	}
+	r.mu.Lock()
+	r.res.Applied = append(r.res.Applied, s.ID())
+	r.mu.Unlock()
+	if !x.DryRun {
+		if err := x.record(ctx, s); err != nil {
+			return err
+		}
+	}
+	env.emit(withType(ev, StepDone, s.Describe()))
+	return nil
+}
+
+// flushDeferred records the steps found Done before this run applied anything.
+func (r *run) flushDeferred(ctx context.Context) error {
+	if r.x.DryRun {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range r.deferred {
+		if err := r.x.record(ctx, d); err != nil {
+			return err
+		}
+	}
+	r.deferred = nil
+	return nil
+}
+
+func (r *run) untouched(rest []Step) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return untouched(r.res, rest)
+}
+
+func (r *run) stepError(s Step, err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.x.stepError(s, err, r.res)
 }
 
 func withErr(e Event, t EventType, err error) Event {
