@@ -22,6 +22,8 @@ func RunbookSettings(cluster, region string) script.Settings {
 	return script.Settings{Cluster: cluster, Region: region, StateNamespace: StateNamespace, StateName: StateName, LeaseName: LeaseName}
 }
 
+// scriptWait polls every 2 s: close to the executor's default --poll-interval (1 s), as
+// each poll of a self-managed group costs an aws CLI call (about 1.3 s to start).
 func scriptWait(until, what string, timeout time.Duration) *script.Wait {
-	return &script.Wait{Until: until, What: what, Timeout: timeout, Interval: 10 * time.Second}
+	return &script.Wait{Until: until, What: what, Timeout: timeout, Interval: 2 * time.Second}
 }

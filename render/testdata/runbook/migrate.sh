@@ -209,20 +209,71 @@ ks_no_pending_pods() {
   [[ -z "$(kubectl get pods -A --field-selector=status.phase=Pending -o name)" ]]
 }
 
+# ks_owners NODE...: the controllers of the pods a drain must move off the nodes, one
+# "namespace kind name uid pods" line each; pods is how many live pods the controller
+# has, anywhere, before the drain.
+ks_owners() {
+  local node ns kind name uid
+  for node in "$@"; do
+    kubectl get pods -A --field-selector "spec.nodeName=$node" -o jsonpath='{range .items[*]}{.metadata.namespace}|{.metadata.ownerReferences[?(@.controller==true)].kind}|{.metadata.ownerReferences[?(@.controller==true)].name}|{.metadata.ownerReferences[?(@.controller==true)].uid}|{.status.phase}{"\n"}{end}'
+  done | awk -F'|' '$4 != "" && $2 != "DaemonSet" && $2 != "Node" && $5 != "Succeeded" && $5 != "Failed" && !seen[$4]++ { print $1, $2, $3, $4 }' |
+    while read -r ns kind name uid; do
+      printf '%s %s %s %s %s\n' "$ns" "$kind" "$name" "$uid" "$(ks_controller_pods "$ns" "$uid" | awk -F'|' '$3 != "Succeeded" && $3 != "Failed"' | wc -l)"
+    done
+}
+
+# ks_controller_pods NS UID: "uid|node|phase" of the controller's pods that are not
+# being deleted.
+ks_controller_pods() {
+  kubectl -n "$1" get pods -o jsonpath='{range .items[*]}{.metadata.ownerReferences[?(@.controller==true)].uid}|{.spec.nodeName}|{.status.phase}|{.metadata.deletionTimestamp}{"\n"}{end}' |
+    awk -F'|' -v uid="$2" '$1 == uid && $4 == "" { print $1 "|" $2 "|" $3 }'
+}
+
+# ks_replacements_running OWNERS NODE...: every controller of OWNERS (ks_owners lines)
+# has as many pods Running (or Succeeded) off the NODEs as it had before the drain, or
+# its current replicas if it was scaled down since; a controller that is gone counts as
+# done.
+ks_replacements_running() {
+  local owners=$1 ns kind name uid want desired have
+  shift
+  while read -r ns kind name uid want; do
+    if [[ -z "$uid" ]]; then continue; fi
+    desired=""
+    case "$kind" in
+      ReplicaSet | StatefulSet)
+        if ! desired=$(kubectl -n "$ns" get "$kind" "$name" -o jsonpath='{.metadata.uid} {.spec.replicas}' 2>/dev/null) ||
+          [[ "${desired%% *}" != "$uid" ]]; then
+          continue
+        fi
+        desired=${desired#* }
+        ;;
+    esac
+    if [[ -n "$desired" ]] && ((desired < want)); then want=$desired; fi
+    have=$(ks_controller_pods "$ns" "$uid" | awk -F'|' -v ex="$*" '
+      BEGIN { n = split(ex, a, " "); for (i = 1; i <= n; i++) skip[a[i]] = 1 }
+      $2 != "" && !skip[$2] && ($3 == "Running" || $3 == "Succeeded")' | wc -l)
+    if ((have < want)); then
+      ks_log "    $kind $ns/$name has $have of $want pods running elsewhere"
+      return 1
+    fi
+  done <<<"$owners"
+}
+
 # ks_drain_group BATCH TIMEOUT ALLOW_DND ALLOW_STANDALONE ALLOW_EMPTYDIR DISABLE_EVICTION CORDON_BY_BATCH KIND NAME...
 # Drains the group's nodes BATCH at a time (a number or a percentage) with the eviction
-# API, and waits for the evicted pods to run elsewhere before the next batch. Unless
+# API, the nodes of a batch at once, and before the next batch waits until the workloads
+# of the evicted pods have as many pods Running off the drained nodes as before. Unless
 # CORDON_BY_BATCH is 1, every node of the group is cordoned first (after checking that
 # none runs a pod that may not be evicted), so no pod has to move twice. The nodes are
 # listed again on every loop, to catch a scale-up.
 ks_drain_group() {
   local batch=$1 timeout=$2 dnd=$3 standalone=$4 emptydir=$5 noevict=$6 bybatch=$7
   shift 7
-  local -a nodes todo chunk flags=(--ignore-daemonsets "--timeout=${timeout}s")
+  local -a nodes todo chunk pids done_nodes=() flags=(--ignore-daemonsets "--timeout=${timeout}s")
   if [[ "$standalone" == 1 ]]; then flags+=(--force); fi
   if [[ "$emptydir" == 1 ]]; then flags+=(--delete-emptydir-data); fi
   if [[ "$noevict" == 1 ]]; then flags+=(--disable-eviction); fi
-  local node blocking size=0
+  local node blocking owners pid failed size=0
   while true; do
     mapfile -t nodes < <(ks_group_nodes "$@")
     if ((size == 0)); then
@@ -252,10 +303,22 @@ ks_drain_group() {
       ks_blocked "these pods block the drain of ${chunk[*]}: ${blocking//$'\n'/, }. No pod on these nodes was evicted. Allow them with the matching flag, or move them, then re-run."
     fi
     for node in "${chunk[@]}"; do ks_cordon "$node"; done
+    owners=$(ks_owners "${chunk[@]}")
+    pids=()
     for node in "${chunk[@]}"; do
-      kubectl drain "${flags[@]}" "$node"
+      kubectl drain "${flags[@]}" "$node" &
+      pids+=("$!")
     done
-    ks_wait_until "$timeout" 2 "the evicted pods to run elsewhere" ks_no_pending_pods
+    failed=0
+    for pid in "${pids[@]}"; do
+      wait "$pid" || failed=1
+    done
+    if ((failed)); then
+      ks_log "draining ${chunk[*]} failed (see kubectl drain's messages above)"
+      return 1
+    fi
+    done_nodes+=("${chunk[@]}")
+    ks_wait_until "$timeout" 2 "the evicted pods' workloads to run elsewhere" ks_replacements_running "$owners" "${done_nodes[@]}"
   done
 }
 
@@ -487,7 +550,7 @@ step_10_wait() {
 }
 ks_log '==> [10/20] apply/ec2nodeclass/default: Apply EC2NodeClass default (server-side, field manager karpshift) and wait until it is Ready'
 step_10_apply
-ks_wait_until 600 10 'EC2NodeClass default to be Ready' step_10_wait
+ks_wait_until 600 2 'EC2NodeClass default to be Ready' step_10_wait
 
 # [11/20] apply/nodepool/on-demand
 # Apply NodePool on-demand (server-side, field manager karpshift) and wait until it is Ready
@@ -535,7 +598,7 @@ step_11_wait() {
 }
 ks_log '==> [11/20] apply/nodepool/on-demand: Apply NodePool on-demand (server-side, field manager karpshift) and wait until it is Ready'
 step_11_apply
-ks_wait_until 600 10 'NodePool on-demand to be Ready' step_11_wait
+ks_wait_until 600 2 'NodePool on-demand to be Ready' step_11_wait
 
 # [12/20] apply/nodepool/spot
 # Apply NodePool spot (server-side, field manager karpshift) and wait until it is Ready
@@ -583,7 +646,7 @@ step_12_wait() {
 }
 ks_log '==> [12/20] apply/nodepool/spot: Apply NodePool spot (server-side, field manager karpshift) and wait until it is Ready'
 step_12_apply
-ks_wait_until 600 10 'NodePool spot to be Ready' step_12_wait
+ks_wait_until 600 2 'NodePool spot to be Ready' step_12_wait
 
 # ======================================================================================
 # Phase: pause-autoscaler
@@ -607,7 +670,7 @@ if step_13_done; then
   ks_log '    already done'
 else
   step_13_apply
-  ks_wait_until 300 10 'the Cluster Autoscaler pods to stop' step_13_wait
+  ks_wait_until 300 2 'the Cluster Autoscaler pods to stop' step_13_wait
 fi
 
 # ======================================================================================
@@ -650,7 +713,7 @@ if step_15_done; then
   ks_log '    already done'
 else
   step_15_apply
-  ks_wait_until 900 10 'every node of ng-spot to be cordoned and empty' step_15_wait
+  ks_wait_until 900 2 'every node of ng-spot to be cordoned and empty' step_15_wait
 fi
 
 # [16/20] group/ng-spot/scale-down
@@ -671,7 +734,7 @@ if step_16_done; then
   ks_log '    already done'
 else
   step_16_apply
-  ks_wait_until 1200 10 'the nodes of ng-spot to leave' step_16_wait
+  ks_wait_until 1200 2 'the nodes of ng-spot to leave' step_16_wait
 fi
 
 # ======================================================================================
@@ -714,7 +777,7 @@ if step_18_done; then
   ks_log '    already done'
 else
   step_18_apply
-  ks_wait_until 900 10 'every node of asg-ondemand to be cordoned and empty' step_18_wait
+  ks_wait_until 900 2 'every node of asg-ondemand to be cordoned and empty' step_18_wait
 fi
 
 # [19/20] group/asg-ondemand/scale-down
@@ -735,7 +798,7 @@ if step_19_done; then
   ks_log '    already done'
 else
   step_19_apply
-  ks_wait_until 1200 10 'the nodes of asg-ondemand to leave' step_19_wait
+  ks_wait_until 1200 2 'the nodes of asg-ondemand to leave' step_19_wait
 fi
 
 # ======================================================================================

@@ -209,20 +209,71 @@ ks_no_pending_pods() {
   [[ -z "$(kubectl get pods -A --field-selector=status.phase=Pending -o name)" ]]
 }
 
+# ks_owners NODE...: the controllers of the pods a drain must move off the nodes, one
+# "namespace kind name uid pods" line each; pods is how many live pods the controller
+# has, anywhere, before the drain.
+ks_owners() {
+  local node ns kind name uid
+  for node in "$@"; do
+    kubectl get pods -A --field-selector "spec.nodeName=$node" -o jsonpath='{range .items[*]}{.metadata.namespace}|{.metadata.ownerReferences[?(@.controller==true)].kind}|{.metadata.ownerReferences[?(@.controller==true)].name}|{.metadata.ownerReferences[?(@.controller==true)].uid}|{.status.phase}{"\n"}{end}'
+  done | awk -F'|' '$4 != "" && $2 != "DaemonSet" && $2 != "Node" && $5 != "Succeeded" && $5 != "Failed" && !seen[$4]++ { print $1, $2, $3, $4 }' |
+    while read -r ns kind name uid; do
+      printf '%s %s %s %s %s\n' "$ns" "$kind" "$name" "$uid" "$(ks_controller_pods "$ns" "$uid" | awk -F'|' '$3 != "Succeeded" && $3 != "Failed"' | wc -l)"
+    done
+}
+
+# ks_controller_pods NS UID: "uid|node|phase" of the controller's pods that are not
+# being deleted.
+ks_controller_pods() {
+  kubectl -n "$1" get pods -o jsonpath='{range .items[*]}{.metadata.ownerReferences[?(@.controller==true)].uid}|{.spec.nodeName}|{.status.phase}|{.metadata.deletionTimestamp}{"\n"}{end}' |
+    awk -F'|' -v uid="$2" '$1 == uid && $4 == "" { print $1 "|" $2 "|" $3 }'
+}
+
+# ks_replacements_running OWNERS NODE...: every controller of OWNERS (ks_owners lines)
+# has as many pods Running (or Succeeded) off the NODEs as it had before the drain, or
+# its current replicas if it was scaled down since; a controller that is gone counts as
+# done.
+ks_replacements_running() {
+  local owners=$1 ns kind name uid want desired have
+  shift
+  while read -r ns kind name uid want; do
+    if [[ -z "$uid" ]]; then continue; fi
+    desired=""
+    case "$kind" in
+      ReplicaSet | StatefulSet)
+        if ! desired=$(kubectl -n "$ns" get "$kind" "$name" -o jsonpath='{.metadata.uid} {.spec.replicas}' 2>/dev/null) ||
+          [[ "${desired%% *}" != "$uid" ]]; then
+          continue
+        fi
+        desired=${desired#* }
+        ;;
+    esac
+    if [[ -n "$desired" ]] && ((desired < want)); then want=$desired; fi
+    have=$(ks_controller_pods "$ns" "$uid" | awk -F'|' -v ex="$*" '
+      BEGIN { n = split(ex, a, " "); for (i = 1; i <= n; i++) skip[a[i]] = 1 }
+      $2 != "" && !skip[$2] && ($3 == "Running" || $3 == "Succeeded")' | wc -l)
+    if ((have < want)); then
+      ks_log "    $kind $ns/$name has $have of $want pods running elsewhere"
+      return 1
+    fi
+  done <<<"$owners"
+}
+
 # ks_drain_group BATCH TIMEOUT ALLOW_DND ALLOW_STANDALONE ALLOW_EMPTYDIR DISABLE_EVICTION CORDON_BY_BATCH KIND NAME...
 # Drains the group's nodes BATCH at a time (a number or a percentage) with the eviction
-# API, and waits for the evicted pods to run elsewhere before the next batch. Unless
+# API, the nodes of a batch at once, and before the next batch waits until the workloads
+# of the evicted pods have as many pods Running off the drained nodes as before. Unless
 # CORDON_BY_BATCH is 1, every node of the group is cordoned first (after checking that
 # none runs a pod that may not be evicted), so no pod has to move twice. The nodes are
 # listed again on every loop, to catch a scale-up.
 ks_drain_group() {
   local batch=$1 timeout=$2 dnd=$3 standalone=$4 emptydir=$5 noevict=$6 bybatch=$7
   shift 7
-  local -a nodes todo chunk flags=(--ignore-daemonsets "--timeout=${timeout}s")
+  local -a nodes todo chunk pids done_nodes=() flags=(--ignore-daemonsets "--timeout=${timeout}s")
   if [[ "$standalone" == 1 ]]; then flags+=(--force); fi
   if [[ "$emptydir" == 1 ]]; then flags+=(--delete-emptydir-data); fi
   if [[ "$noevict" == 1 ]]; then flags+=(--disable-eviction); fi
-  local node blocking size=0
+  local node blocking owners pid failed size=0
   while true; do
     mapfile -t nodes < <(ks_group_nodes "$@")
     if ((size == 0)); then
@@ -252,10 +303,22 @@ ks_drain_group() {
       ks_blocked "these pods block the drain of ${chunk[*]}: ${blocking//$'\n'/, }. No pod on these nodes was evicted. Allow them with the matching flag, or move them, then re-run."
     fi
     for node in "${chunk[@]}"; do ks_cordon "$node"; done
+    owners=$(ks_owners "${chunk[@]}")
+    pids=()
     for node in "${chunk[@]}"; do
-      kubectl drain "${flags[@]}" "$node"
+      kubectl drain "${flags[@]}" "$node" &
+      pids+=("$!")
     done
-    ks_wait_until "$timeout" 2 "the evicted pods to run elsewhere" ks_no_pending_pods
+    failed=0
+    for pid in "${pids[@]}"; do
+      wait "$pid" || failed=1
+    done
+    if ((failed)); then
+      ks_log "draining ${chunk[*]} failed (see kubectl drain's messages above)"
+      return 1
+    fi
+    done_nodes+=("${chunk[@]}")
+    ks_wait_until "$timeout" 2 "the evicted pods' workloads to run elsewhere" ks_replacements_running "$owners" "${done_nodes[@]}"
   done
 }
 
@@ -412,7 +475,7 @@ step_3_wait() {
   (( $(ks_group_nodes self-managed asg-ondemand | grep -c .) >= $(ks_journal_get group.asg-ondemand.sizes | awk '{print $3+0}') ))
 }
 ks_log '==> [3/12] rollback/group/asg-ondemand/wait-nodes: Wait until asg-ondemand has its recorded desired number of Ready nodes'
-ks_wait_until 900 10 'the nodes of asg-ondemand to come back' step_3_wait
+ks_wait_until 900 2 'the nodes of asg-ondemand to come back' step_3_wait
 
 # [4/12] rollback/group/asg-ondemand/forget
 # Remove asg-ondemand from the journal (it is no longer migrating)
@@ -457,7 +520,7 @@ step_7_wait() {
   (( $(ks_group_nodes managed ng-spot | grep -c .) >= $(ks_journal_get group.ng-spot.sizes | awk '{print $3+0}') ))
 }
 ks_log '==> [7/12] rollback/group/ng-spot/wait-nodes: Wait until ng-spot has its recorded desired number of Ready nodes'
-ks_wait_until 900 10 'the nodes of ng-spot to come back' step_7_wait
+ks_wait_until 900 2 'the nodes of ng-spot to come back' step_7_wait
 
 # [8/12] rollback/group/ng-spot/forget
 # Remove ng-spot from the journal (it is no longer migrating)
