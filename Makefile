@@ -25,7 +25,7 @@ e2e: ## End-to-end suite on a real local control plane (builds the stack, cached
 	bash e2e/run.sh
 
 .PHONY: test-all
-test-all: verify test ## What CI runs: verify, then unit and integration tests (make e2e runs the end-to-end suite)
+test-all: verify test e2e ## What CI runs: verify, unit and integration tests, then the end-to-end suite
 
 .PHONY: bench
 bench: ## Go benchmarks (prints ratios where a comparison exists)

@@ -33,9 +33,13 @@ func TestHappyPath(t *testing.T) {
 			if b := os.Getenv("KARPSHIFT_E2E_BATCH"); b != "" {
 				batch = b
 			}
-			// --concurrent-groups: the four migrated groups at once (their PDBs still
-			// bound the evictions); KARPSHIFT_E2E_GROUPS=1 measures one after another.
-			groups := "4"
+			// One group after another, as the command does by default. Measured on this
+			// stack, all four at once (KARPSHIFT_E2E_GROUPS=4) was slower (167 s against
+			// 104 s): under that churn kube-controller-manager's StatefulSet controller
+			// requeues with growing backoff ("read version ... is not as new as written
+			// version") and the StatefulSets' replacements, which their PDBs wait for,
+			// came up to 90 s late.
+			groups := "1"
 			if g := os.Getenv("KARPSHIFT_E2E_GROUPS"); g != "" {
 				groups = g
 			}
