@@ -16,7 +16,7 @@ echo "e2e: stack build took $(( $(date +%s) - start ))s"
 
 mkdir -p "${KARPSHIFT_E2E_DIR:-.e2e}"
 set +e
-go test -tags e2e -count=1 -v -timeout "${E2E_TIMEOUT:-60m}" ./e2e/... 2>&1 | tee "${KARPSHIFT_E2E_DIR:-.e2e}/last-run.log"
+go test -tags e2e -count=1 -p 1 -v -timeout "${E2E_TIMEOUT:-60m}" ./e2e/... 2>&1 | tee "${KARPSHIFT_E2E_DIR:-.e2e}/last-run.log"
 status=${PIPESTATUS[0]}
 set -e
 grep -E '^(scenario|baseline) ' "${KARPSHIFT_E2E_DIR:-.e2e}/last-run.log" || true

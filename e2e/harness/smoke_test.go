@@ -229,22 +229,27 @@ func TestSmoke(t *testing.T) {
 		karpenterNode.Labels["karpenter.sh/capacity-type"], karpenterNode.Labels[corev1.LabelTopologyZone],
 		time.Since(evicted).Round(time.Millisecond))
 
-	// The NodeClaim behind it uses the stack's realistic instance types.
-	claims, err := s.Dynamic.Resource(nodeClaims).List(ctx, metav1.ListOptions{})
+	// The NodeClaim behind it uses the stack's realistic instance types. Karpenter
+	// writes status.nodeName when it registers the node, which can come after the pod
+	// already runs there.
+	var claim *unstructured.Unstructured
+	var claims *unstructured.UnstructuredList
+	err = harness.WaitFor(func() (bool, error) {
+		var err error
+		claims, err = s.Dynamic.Resource(nodeClaims).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for i := range claims.Items {
+			if name, _, _ := unstructured.NestedString(claims.Items[i].Object, "status", "nodeName"); name == karpenterNode.Name {
+				claim = &claims.Items[i]
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("no NodeClaim (of %d) has status.nodeName %s", len(claims.Items), karpenterNode.Name)
+	}, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(claims.Items) == 0 {
-		t.Fatal("no NodeClaim although a Karpenter node runs the pod")
-	}
-	var claim *unstructured.Unstructured
-	for i := range claims.Items {
-		if name, _, _ := unstructured.NestedString(claims.Items[i].Object, "status", "nodeName"); name == karpenterNode.Name {
-			claim = &claims.Items[i]
-		}
-	}
-	if claim == nil {
-		t.Fatalf("no NodeClaim has status.nodeName %s", karpenterNode.Name)
 	}
 	if err := checkKarpenterNode(karpenterNode); err != nil {
 		t.Error(err)
