@@ -74,11 +74,8 @@ func TestRollback(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		// Mid-drain: some of a group's nodes cordoned, not all.
-		for _, g := range w.migrated {
-			if c := st.cordons[g.Name]; c > 0 && c < st.nodes[g.Name] {
-				return nil
-			}
+		if midDrain(st, w.migrated) {
+			return nil
 		}
 		return errNotYet
 	}); err != nil {
@@ -159,10 +156,12 @@ func (w *world) checkRestored(ctx context.Context, before *state, when string) {
 	}
 }
 
-// midDrain: some but not all nodes of a migrated group are cordoned.
+// midDrain reports whether a migrated group is being drained.
+// A group is being drained when nodes of it are cordoned (all of them, as karpshift
+// cordons a group before its first batch, or some) and it is not scaled down yet.
 func midDrain(st *state, groups []groupSpec) bool {
 	for _, g := range groups {
-		if c := st.cordons[g.Name]; c > 0 && c < st.nodes[g.Name] {
+		if c := st.cordons[g.Name]; c > 0 && st.sizes[g.Name][2] > 0 {
 			return true
 		}
 	}
