@@ -265,7 +265,13 @@ func (p *progressSink) Event(e cutover.Event) {
 	default:
 		line = string(e.Type) + " " + e.Message
 	}
-	fmt.Fprintln(p.w, pre+line)
+	// Each line carries the time of its event: a cutover runs for minutes to hours, and
+	// its output usually ends up in a log.
+	stamp := ""
+	if !e.Time.IsZero() {
+		stamp = e.Time.Format("15:04:05") + " "
+	}
+	fmt.Fprintln(p.w, stamp+pre+line)
 }
 
 func (p *progressSink) summaryText() string {

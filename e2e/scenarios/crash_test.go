@@ -169,6 +169,9 @@ func lastStep(stderr string) string {
 	lines := splitLines(stderr)
 	for i := len(lines) - 1; i >= 0; i-- {
 		l := strings.TrimSpace(lines[i])
+		if len(l) > 9 && l[2] == ':' && l[5] == ':' && l[8] == ' ' {
+			l = l[9:] // the line's time stamp
+		}
 		if strings.HasPrefix(l, "-> ") || strings.HasPrefix(l, "ok ") || strings.HasPrefix(l, "== ") {
 			if len(l) > 90 {
 				l = l[:90] + "…"
