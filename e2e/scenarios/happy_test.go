@@ -34,11 +34,12 @@ func TestHappyPath(t *testing.T) {
 				batch = b
 			}
 			// One group after another, as the command does by default. Measured on this
-			// stack, all four at once (KARPSHIFT_E2E_GROUPS=4) was slower (167 s against
-			// 104 s): under that churn kube-controller-manager's StatefulSet controller
-			// requeues with growing backoff ("read version ... is not as new as written
-			// version") and the StatefulSets' replacements, which their PDBs wait for,
-			// came up to 90 s late.
+			// stack, groups at once were slower (4 at once 167 s, 2 at once 182 s, one
+			// after another 93-104 s): kube-controller-manager's ReplicaSet and
+			// StatefulSet controllers fail their syncs with "read version ... is not as
+			// new as written version" under that churn and back off, and the
+			// replacements the PDBs wait for came up to two minutes late (no pod Pending,
+			// Karpenter idle, the controller manager silent meanwhile).
 			groups := "1"
 			if g := os.Getenv("KARPSHIFT_E2E_GROUPS"); g != "" {
 				groups = g
