@@ -141,17 +141,3 @@ func Unmarshal(b []byte) (*Snapshot, error) {
 	}
 	return &s, nil
 }
-
-// DeepCopy returns an independent copy of the snapshot. It fails only when a value
-// cannot be serialised (a NaN price, for example).
-func (s *Snapshot) DeepCopy() (*Snapshot, error) {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil, fmt.Errorf("copying snapshot: %w", err)
-	}
-	var c Snapshot
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("copying snapshot: %w", err)
-	}
-	return &c, nil
-}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 )
 
 // GroupStats counts the nodes and pods of one group.
@@ -52,10 +53,17 @@ func (s *Snapshot) Group(name string) *Group {
 // launch templates, and Cluster Autoscaler's settings. Nodes and pods are left out:
 // they change all the time and are re-read live.
 func Fingerprint(s *Snapshot) (string, error) {
-	c, err := s.DeepCopy()
-	if err != nil {
-		return "", err
+	if s == nil {
+		s = &Snapshot{}
 	}
+	if err := s.checkFloats(); err != nil {
+		return "", fmt.Errorf("copying snapshot: %w", err)
+	}
+	// Copy (and sort) only what is hashed: the nodes and pods are most of a snapshot.
+	c := &Snapshot{Cluster: Cluster{Name: s.Cluster.Name},
+		Groups:          each(s.Groups, (*Group).clone),
+		LaunchTemplates: each(s.LaunchTemplates, (*LaunchTemplate).clone),
+		Autoscaler:      ptrTo(s.Autoscaler, (*Autoscaler).clone)}
 	c.Sort()
 	for i := range c.Groups {
 		if a := c.Groups[i].ASG; a != nil {
