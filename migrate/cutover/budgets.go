@@ -97,7 +97,11 @@ func (sp *spec) checkBudgets(ctx context.Context, env *Env) (Status, error) {
 						}
 						nsPods[p.Namespace] = pl.Items
 					}
-					if b.frozen(nsPods[p.Namespace]) != "" {
+					if b.why == nil {
+						why := b.frozen(nsPods[p.Namespace])
+						b.why = &why
+					}
+					if *b.why != "" {
 						frozen[b] = append(frozen[b], podKey(p)+" on group "+g.Group)
 					}
 				}
@@ -107,7 +111,7 @@ func (sp *spec) checkBudgets(ctx context.Context, env *Env) (Status, error) {
 	var reasons []string
 	for b, pods := range frozen {
 		reasons = append(reasons, fmt.Sprintf("PodDisruptionBudget %s/%s never allows an eviction (%s); it covers %s",
-			b.pdb.Namespace, b.pdb.Name, b.frozen(nsPods[b.pdb.Namespace]), strings.Join(shown(pods, 5), ", ")))
+			b.pdb.Namespace, b.pdb.Name, *b.why, strings.Join(shown(pods, 5), ", ")))
 	}
 	slices.Sort(reasons)
 	reasons = append(reasons, shown(shared, 5)...)
@@ -128,6 +132,8 @@ func (sp *spec) checkBudgets(ctx context.Context, env *Env) (Status, error) {
 type budget struct {
 	pdb *policyv1.PodDisruptionBudget
 	sel labels.Selector
+	// why is frozen's answer, computed once per budget (nil until then).
+	why *string
 }
 
 // newBudget parses the budget's selector; nil for a budget that selects nothing (a nil

@@ -440,11 +440,7 @@ func (sp *spec) checkSchedulable(ctx context.Context, env *Env) (Status, error) 
 	}
 	slices.Sort(bad)
 	if len(bad) > 0 {
-		shown := bad
-		if len(shown) > 10 {
-			shown = append(slices.Clone(bad[:10]), fmt.Sprintf("and %d more", len(bad)-10))
-		}
-		return BlockedStatus(fmt.Sprintf("%d pods of the groups to drain fit no planned NodePool: %s", len(bad), strings.Join(shown, "; ")),
+		return BlockedStatus(fmt.Sprintf("%d pods of the groups to drain fit no planned NodePool: %s", len(bad), strings.Join(shown(bad, 10), "; ")),
 			"widen the NodePools (plan again with --flexible, more instance types or zones) or keep those groups (--keep), then re-run"), nil
 	}
 	return DoneStatus("every pod of the groups to drain fits the NodePools"), nil
